@@ -1,0 +1,36 @@
+"""qa: answers from your own documents, with the passages they came from.
+
+The whole API::
+
+    from qa import ingest, retrieve, documents, remove, reindex, Settings
+
+    report = ingest(["notes/", "paper.pdf"])          # IngestReport
+    passages = retrieve("what did the paper find?")     # list[Passage]
+    documents()                                         # list[DocumentInfo]
+    remove("paper.pdf")                                 # by path or id
+    QARetriever(k=4)                                    # a LangChain BaseRetriever
+"""
+
+from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
+from qa.config import Settings
+from qa.errors import QAError
+from qa.langchain import QARetriever
+from qa.types import DocumentInfo, FileResult, IngestReport, LoadedDocument, Passage
+
+__all__ = [
+    "DocumentInfo",
+    "FileResult",
+    "IngestReport",
+    "LoadedDocument",
+    "Passage",
+    "QAError",
+    "QARetriever",
+    "Settings",
+    "documents",
+    "ingest",
+    "ingest_loaded",
+    "reindex",
+    "remove",
+    "retrieve",
+    "retriever",
+]

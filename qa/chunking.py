@@ -1,0 +1,216 @@
+"""Structure-following chunking with exact character spans.
+
+A loaded document arrives as blocks (headings, paragraphs) with pages and
+sections. The chunker packs whole blocks into chunks of at most
+``chunk_tokens`` word pieces, breaks at section and page boundaries, splits a
+block that is too long at sentence boundaries (and a sentence that is too long
+at word boundaries), and carries up to ``overlap`` word pieces of trailing
+sentences into the next chunk when a long run of text is cut.
+
+No chunk is longer than the embedding model accepts, counting the title line
+that is embedded with it (see :func:`embedding_text`); text past the model's
+limit would be cut silently and never found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from qa.types import Chunk, LoadedDocument
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+# A sentence ends at . ! ? (optionally closed by quotes or brackets) followed by
+# whitespace; abbreviations are rare enough in the corpora that this is kept simple.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A piece of text that is never split further by packing: a sentence or a block."""
+
+    start: int
+    end: int
+    tokens: int
+    page: int | None
+    section: str
+    kind: str
+    block: int  # index of the block it came from
+
+
+def embedding_header(title: str, section: str) -> str:
+    """The line embedded (and keyword-indexed) above each chunk's text."""
+    parts = [p for p in (title.strip(), section.strip()) if p]
+    return " > ".join(parts)
+
+
+def embedding_text(header: str, text: str) -> str:
+    return f"{header}\n{text}" if header else text
+
+
+def chunk_document(
+    doc: LoadedDocument,
+    doc_id: str,
+    count_tokens: TokenCounter,
+    *,
+    chunk_tokens: int = 200,
+    overlap: int = 32,
+    max_tokens: int = 254,
+) -> list[Chunk]:
+    """Split ``doc`` into chunks whose embedding text fits in ``max_tokens`` word pieces.
+
+    Args:
+        doc: the loaded document.
+        doc_id: the document's id, used in chunk ids.
+        count_tokens: counts word pieces of each text (no special tokens).
+        chunk_tokens: target size of a chunk's text in word pieces.
+        overlap: word pieces of trailing sentences repeated at the start of the
+            next chunk when a run of text is cut inside a section.
+        max_tokens: the model's limit; the header line counts against it.
+    """
+    headers = {b.section for b in doc.blocks}
+    header_tokens = dict(
+        zip(headers, count_tokens([embedding_header(doc.title, s) for s in headers]), strict=True)
+    )
+    units = _units(doc, count_tokens, header_tokens, chunk_tokens, max_tokens)
+    chunks: list[Chunk] = []
+    current: list[_Unit] = []
+    size = 0
+
+    def budget(unit: _Unit) -> int:
+        return min(chunk_tokens, max_tokens - header_tokens[unit.section] - 2)
+
+    def flush(carry_overlap: bool) -> None:
+        nonlocal current, size
+        if not current:
+            return
+        _emit(doc, doc_id, current, chunks)
+        carried: list[_Unit] = []
+        if carry_overlap and overlap > 0:
+            kept = 0
+            for unit in reversed(current):
+                # Only whole sentences of body text are carried, never headings.
+                if unit.kind == "heading" or kept + unit.tokens > overlap:
+                    break
+                carried.insert(0, unit)
+                kept += unit.tokens
+            if len(carried) == len(current):
+                carried = carried[1:]
+        current = carried
+        size = sum(u.tokens for u in carried) + (len(carried) - 1 if carried else 0)
+
+    for unit in units:
+        if current:
+            last = current[-1]
+            new_section = unit.kind == "heading" or unit.section != last.section
+            new_page = unit.page != last.page
+            if new_section or new_page:
+                flush(carry_overlap=False)
+            elif size + 1 + unit.tokens > budget(unit):
+                # Overlap only helps inside a long block that had to be cut.
+                flush(carry_overlap=unit.block == last.block)
+        if current and size + 1 + unit.tokens > budget(unit):
+            current, size = [], 0
+        size += unit.tokens + (1 if current else 0)
+        current.append(unit)
+    flush(carry_overlap=False)
+    return _merge_heading_only(chunks, doc, doc_id)
+
+
+def _units(
+    doc: LoadedDocument,
+    count_tokens: TokenCounter,
+    header_tokens: dict[str, int],
+    chunk_tokens: int,
+    max_tokens: int,
+) -> list[_Unit]:
+    """Blocks that fit as they are, else their sentences, else word windows."""
+    sizes = count_tokens([doc.text[b.start : b.end] for b in doc.blocks])
+    units: list[_Unit] = []
+    for i, (block, tokens) in enumerate(zip(doc.blocks, sizes, strict=True)):
+        limit = min(chunk_tokens, max_tokens - header_tokens[block.section] - 2)
+        if tokens <= limit:
+            units.append(_Unit(block.start, block.end, tokens, block.page, block.section,
+                               block.kind, i))
+            continue
+        spans = _sentence_spans(doc.text, block.start, block.end)
+        counts = count_tokens([doc.text[s:e] for s, e in spans])
+        for (s, e), n in zip(spans, counts, strict=True):
+            if n <= limit:
+                units.append(_Unit(s, e, n, block.page, block.section, "text", i))
+            else:
+                for ws, we, wn in _word_windows(doc.text, s, e, limit, count_tokens):
+                    units.append(_Unit(ws, we, wn, block.page, block.section, "text", i))
+    return units
+
+
+def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    pos = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        if match.start() > pos:
+            spans.append((pos, match.start()))
+        pos = match.end()
+    if pos < end:
+        spans.append((pos, end))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _word_windows(
+    text: str, start: int, end: int, limit: int, count_tokens: TokenCounter
+) -> list[tuple[int, int, int]]:
+    """Cut a too-long sentence into runs of whole words of at most ``limit`` word pieces."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+    counts = count_tokens([text[s:e] for s, e in words])
+    windows: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(words):
+        total, j = 0, i
+        while j < len(words) and total + counts[j] <= limit:
+            total += counts[j]
+            j += 1
+        if j == i:  # one "word" longer than the limit: cut it by characters
+            s, e = words[i]
+            step = max(1, (e - s) * limit // max(counts[i], 1))
+            for cs in range(s, e, step):
+                ce = min(e, cs + step)
+                windows.append((cs, ce, count_tokens([text[cs:ce]])[0]))
+            i += 1
+            continue
+        windows.append((words[i][0], words[j - 1][1], total))
+        i = j
+    return windows
+
+
+def _emit(doc: LoadedDocument, doc_id: str, units: list[_Unit], out: list[Chunk]) -> None:
+    start, end = units[0].start, units[-1].end
+    out.append(
+        Chunk(
+            doc_id=doc_id,
+            index=len(out),
+            text=doc.text[start:end],
+            start=start,
+            end=end,
+            page=units[0].page,
+            section=units[-1].section,
+        )
+    )
+
+
+def _merge_heading_only(chunks: list[Chunk], doc: LoadedDocument, doc_id: str) -> list[Chunk]:
+    """Drop chunks that are only a heading with no text before the next section.
+
+    A heading is already part of the embedding header of the chunks below it; a
+    lone heading chunk would only crowd out real passages. A document made only
+    of headings keeps them.
+    """
+    heading_spans = {(b.start, b.end) for b in doc.blocks if b.kind == "heading"}
+    kept = [c for c in chunks if (c.start, c.end) not in heading_spans]
+    if not kept:
+        kept = chunks
+    return [
+        Chunk(doc_id, i, c.text, c.start, c.end, c.page, c.section) for i, c in enumerate(kept)
+    ]

@@ -1,0 +1,121 @@
+"""`qa ingest`, `qa search`, `qa docs`, `qa remove`, `qa reindex`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from qa.config import Settings
+
+
+def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
+    return Settings.from_env(collection=args.collection, data_dir=args.data_dir, **extra)
+
+
+def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("ingest", parents=[parent], help="index files and folders")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = commands.add_parser("search", parents=[parent], help="find passages for a query")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("-k", type=int, default=None, help="how many passages (default 5)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default=None)
+    p.add_argument("--doc", action="append", dest="documents", metavar="DOC",
+                   help="only search this document (id or path); repeatable")
+    p.add_argument("--json", action="store_true", help="print one JSON list of passages")
+    p.set_defaults(handler=cmd_search)
+
+    p = commands.add_parser("docs", parents=[parent], help="list documents with chunk counts")
+    p.add_argument("--json", action="store_true", help="print one JSON list of documents")
+    p.set_defaults(handler=cmd_docs)
+
+    p = commands.add_parser("remove", parents=[parent], help="delete a document from the index")
+    p.add_argument("doc", metavar="DOC", help="document id (or unique prefix) or source path")
+    p.set_defaults(handler=cmd_remove)
+
+    p = commands.add_parser("reindex", parents=[parent],
+                            help="re-chunk and re-embed a collection with the current model")
+    p.set_defaults(handler=cmd_reindex)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from qa.api import ingest
+    from qa.pipeline import IngestProgress
+
+    bar: tqdm | None = None
+    quiet = args.no_progress or not sys.stderr.isatty()
+
+    def progress(p: IngestProgress) -> None:
+        nonlocal bar
+        if p.last is not None and p.last.status == "failed":
+            (bar.write if bar else print)(f"failed: {p.last.path}: {p.last.message}",
+                                          file=sys.stderr)
+        if quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=p.files_total or None, unit="file", file=sys.stderr)
+        bar.n = p.files_done
+        bar.set_postfix(chunks=p.chunks_done, rate=f"{p.chunks_per_second:.1f}/s")
+        bar.refresh()
+
+    report = ingest(args.paths, settings=settings_from(args), progress=progress)
+    if bar is not None:
+        bar.close()
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from qa.api import retrieve
+
+    settings = settings_from(args)
+    passages = retrieve(args.query, k=args.k or settings.k, documents=args.documents,
+                        mode=args.mode, settings=settings)
+    if args.json:
+        json.dump([p.to_dict() for p in passages], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    if not passages:
+        print("no matching passages")
+    for i, p in enumerate(passages, 1):
+        where = ", ".join(x for x in (f"page {p.page}" if p.page else "", p.section) if x)
+        print(f"[{i}] {p.title} ({p.source}{'; ' + where if where else ''})  score {p.score:.4f}")
+        print("    " + " ".join(p.text.split())[:400])
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from qa.api import documents
+
+    docs = documents(settings=settings_from(args))
+    if args.json:
+        json.dump([d.to_dict() for d in docs], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    if not docs:
+        print("no documents; add some with `qa ingest PATH`")
+    for d in docs:
+        print(f"{d.id}  {d.chunks:6d} chunks  {d.title}  ({d.source})")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.api import remove
+
+    doc = remove(args.doc, settings=settings_from(args))
+    print(f"removed {doc.title} ({doc.source}, {doc.chunks} chunks)")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from qa.api import reindex
+
+    n = reindex(settings=settings_from(args))
+    print(f"reindexed: {n} chunks embedded")
+    return 0

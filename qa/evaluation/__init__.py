@@ -1,0 +1,1 @@
+"""Quality measurements on real benchmarks."""

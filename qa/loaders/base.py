@@ -1,0 +1,151 @@
+"""Helpers every loader shares: reading the file, building text with blocks, headings."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+from qa.errors import EmptyDocumentError, LoaderError
+from qa.types import Block, LoadedDocument
+
+logger = logging.getLogger(__name__)
+
+# C0 control characters other than tab and newline never belong in indexed text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+PARAGRAPH_BREAK = "\n\n"
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as a single short line, for messages shown to a person."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def squash(text: str) -> str:
+    """Whitespace runs (newlines included) collapsed to one space, ends trimmed."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def human_size(size: int) -> str:
+    """A byte count as a person reads it: "512 bytes", "3.2 KB", "250.0 MB"."""
+    if size < 2**10:
+        return f"{size} bytes"
+    if size < 2**20:
+        return f"{size / 2**10:.1f} KB"
+    return f"{size / 2**20:.1f} MB"
+
+
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """The raw bytes of ``path``, refusing what is missing, unreadable or too big."""
+    try:
+        if path.is_dir():
+            raise LoaderError(str(path), "is a directory, not a file; pass the files inside it")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoaderError(
+                str(path),
+                f"is {human_size(size)}, over the limit of {human_size(max_bytes)}; "
+                "raise QA_MAX_FILE_MB or split the file",
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise LoaderError(str(path), "does not exist; check the path") from None
+    except PermissionError:
+        raise LoaderError(
+            str(path), "cannot be read (permission denied); check the file's permissions"
+        ) from None
+    except OSError as exc:
+        raise LoaderError(str(path), f"cannot be read: {one_line(exc)}") from None
+
+
+def title_or_stem(candidate: str | None, path: Path, limit: int = 200) -> str:
+    """``candidate`` squashed to one line if it has letters and a sane length, else the stem."""
+    title = squash(candidate or "")
+    if title and len(title) <= limit and any(c.isalnum() for c in title):
+        return title
+    return path.stem
+
+
+class Outline:
+    """The stack of open headings, giving the section path ("Intro > Scope")."""
+
+    def __init__(self) -> None:
+        self._open: list[tuple[int, str]] = []
+
+    def enter(self, level: int, title: str) -> str:
+        """Open a heading of ``level`` (smaller is higher); return its section path."""
+        while self._open and self._open[-1][0] >= level:
+            self._open.pop()
+        self._open.append((level, squash(title)))
+        return self.path
+
+    @property
+    def path(self) -> str:
+        return " > ".join(title for _, title in self._open)
+
+
+class TextBuilder:
+    """Accumulates paragraphs into one text, recording a :class:`Block` for each.
+
+    Each added piece is cleaned (control characters dropped, trailing spaces and
+    blank lines removed, ends trimmed) so that ``text[block.start:block.end]``
+    is exactly the piece and paragraphs are separated by one blank line.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._length = 0
+        self.blocks: list[Block] = []
+
+    def add(
+        self, text: str, *, kind: str = "text", section: str = "", page: int | None = None
+    ) -> Block | None:
+        """Append ``text`` as one block; return it, or None when nothing is left after cleaning."""
+        lines = (line.rstrip() for line in _CONTROL.sub("", text).split("\n"))
+        cleaned = "\n".join(line for line in lines if line.strip()).strip()
+        if not cleaned:
+            return None
+        if self._parts:
+            self._parts.append(PARAGRAPH_BREAK)
+            self._length += len(PARAGRAPH_BREAK)
+        block = Block(self._length, self._length + len(cleaned), page, section, kind)
+        self._parts.append(cleaned)
+        self._length = block.end
+        self.blocks.append(block)
+        return block
+
+    def add_heading(self, text: str, level: int, outline: Outline, page: int | None = None) -> str:
+        """Append a heading block and open its section; return the new section path."""
+        title = squash(_CONTROL.sub("", text))
+        if not title:
+            return outline.path
+        section = outline.enter(level, title)
+        self.add(title, kind="heading", section=section, page=page)
+        return section
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def document(
+        self, path: Path, data: bytes, *, title: str, mime: str, metadata: dict | None = None
+    ) -> LoadedDocument:
+        """The finished document; raises EmptyDocumentError when no text was added."""
+        if not self.blocks:
+            raise EmptyDocumentError(
+                str(path), "has no text to index; it is empty or holds only whitespace or markup"
+            )
+        doc = LoadedDocument(
+            source=str(path),
+            title=title,
+            text=self.text,
+            blocks=list(self.blocks),
+            content_hash=hashlib.sha256(data).hexdigest(),
+            mime=mime,
+            metadata=dict(metadata or {}),
+        )
+        logger.debug("loaded %s: %d chars in %d blocks", path, len(doc.text), len(doc.blocks))
+        return doc

@@ -1,0 +1,77 @@
+"""``load``: pick the loader for a file's type and turn any failure into a LoaderError."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from qa.errors import QAError, UnsupportedFileError
+from qa.errors import LoaderError
+from qa.loaders import docx, html, markdown, pdf, text
+from qa.loaders.base import one_line, read_file
+from qa.types import LoadedDocument
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 200 * 2**20
+
+Loader = Callable[[Path, bytes], LoadedDocument]
+
+# suffix -> (name used in messages, loader)
+_LOADERS: dict[str, tuple[str, Loader]] = {
+    ".txt": ("text", text.load_text),
+    ".md": ("Markdown", markdown.load_markdown),
+    ".markdown": ("Markdown", markdown.load_markdown),
+    ".html": ("HTML", html.load_html),
+    ".htm": ("HTML", html.load_html),
+    ".pdf": ("PDF", pdf.load_pdf),
+    ".docx": ("Word document", docx.load_docx),
+}
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
+
+
+def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
+    """Read one file into clean text with its structure.
+
+    The loader is chosen by the file's suffix (case does not matter). The text
+    has no markup; paragraphs are separated by a blank line, and ``blocks`` give
+    the page, section and kind of each paragraph by character offsets.
+
+    Args:
+        path: the file to read.
+        max_bytes: files bigger than this are refused (``QA_MAX_FILE_MB``).
+
+    Returns:
+        The document; ``source`` is the resolved absolute path and
+        ``content_hash`` the SHA-256 of the file's bytes.
+
+    Raises:
+        UnsupportedFileError: the suffix is not one of ``SUPPORTED_SUFFIXES``,
+            or a ``.txt`` file holds binary data.
+        EmptyDocumentError: the file has no text to index (or a PDF has no text layer).
+        LoaderError: the file is missing, unreadable, too big, encrypted or damaged.
+
+    Example:
+        >>> doc = load("notes/plan.md")
+        >>> doc.title, doc.blocks[0].section
+        ('Plan', 'Plan')
+    """
+    resolved = Path(path).expanduser().resolve()
+    suffix = resolved.suffix.lower()
+    if suffix not in _LOADERS:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        kind = f"'{suffix}' files" if suffix else "files without a suffix"
+        raise UnsupportedFileError(
+            str(resolved), f"qa cannot read {kind}; supported types are {supported}"
+        )
+    name, loader = _LOADERS[suffix]
+    data = read_file(resolved, max_bytes)
+    try:
+        return loader(resolved, data)
+    except QAError:
+        raise
+    except Exception as exc:  # a parser library failed in a way we did not foresee
+        logger.debug("loader for %s failed", resolved, exc_info=True)
+        raise LoaderError(str(resolved), f"could not read {name}: {one_line(exc)}") from exc

@@ -1,0 +1,159 @@
+"""HTML (.html, .htm): the readable text of a page, headings as sections, via BeautifulSoup."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+from qa.errors import LoaderError
+from qa.loaders.base import Outline, TextBuilder, squash, title_or_stem
+from qa.types import LoadedDocument
+
+logger = logging.getLogger(__name__)
+
+MIME = "text/html"
+
+# Elements that are never part of a page's main text.
+_DROP = (
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+    "iframe", "svg", "canvas", "object", "embed", "select", "button", "head", "title",
+)  # fmt: skip
+_HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_LISTS = {"ul", "ol", "dl", "menu"}
+# Elements that start a new line of text; the rest (a, b, span, ...) flow inline.
+_BLOCKS = {
+    "address", "article", "blockquote", "body", "caption", "center", "dd", "details", "dialog",
+    "div", "dt", "fieldset", "figcaption", "figure", "hr", "html", "li", "main", "p", "pre",
+    "section", "summary", *_HEADINGS, *_LISTS,
+}  # fmt: skip
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+class HtmlBlock(NamedTuple):
+    """A paragraph of an HTML page; ``level`` is 1-6 for a heading, 0 otherwise."""
+
+    text: str
+    level: int = 0
+
+
+def load_html(path: Path, data: bytes) -> LoadedDocument:
+    """An HTML page as paragraphs, with h1-h6 as sections; title from <title> or the first h1."""
+    try:
+        soup = BeautifulSoup(data, "lxml")
+        title = soup.title.get_text() if soup.title else ""
+        blocks = html_blocks(soup)
+    except RecursionError:
+        raise LoaderError(
+            str(path), "HTML is nested too deeply to read; re-save the page in a simpler form"
+        ) from None
+    if not squash(title):
+        title = next((b.text for b in blocks if b.level == 1), "")
+    builder = TextBuilder()
+    outline = Outline()
+    for block in blocks:
+        if block.level:
+            builder.add_heading(block.text, block.level, outline)
+        else:
+            builder.add(block.text, section=outline.path)
+    return builder.document(path, data, title=title_or_stem(title, path), mime=MIME)
+
+
+def fragment_blocks(markup: str) -> list[HtmlBlock]:
+    """The text of an HTML fragment (as found in Markdown), without its markup."""
+    return html_blocks(BeautifulSoup(markup, "lxml"))
+
+
+def html_blocks(soup: BeautifulSoup) -> list[HtmlBlock]:
+    """The readable paragraphs of a parsed page, in order. Modifies ``soup``."""
+    _drop_unreadable(soup)
+    _flatten_tables(soup)
+    return list(_walk(soup.body or soup))
+
+
+def _drop_unreadable(soup: BeautifulSoup) -> None:
+    for tag in soup.find_all(_DROP):
+        # An article's own <header> holds its title and byline, not site navigation.
+        if tag.decomposed or (tag.name == "header" and tag.find_parent("article")):
+            continue
+        tag.decompose()
+    for tag in soup.find_all(_is_hidden):
+        if not tag.decomposed:
+            tag.decompose()
+
+
+def _is_hidden(tag: Tag) -> bool:
+    return (
+        tag.has_attr("hidden")
+        or str(tag.get("aria-hidden", "")).lower() == "true"
+        or bool(_HIDDEN_STYLE.search(str(tag.get("style", ""))))
+    )
+
+
+def _flatten_tables(soup: BeautifulSoup) -> None:
+    """Replace each table by its rows as text lines, cells joined by " | "."""
+    # Innermost first: a nested table becomes text inside its parent's cell.
+    for table in reversed(soup.find_all("table")):
+        rows = []
+        for row in table.find_all("tr"):
+            cells = [squash(cell.get_text(" ")) for cell in row.find_all(("td", "th"))]
+            if any(cells):
+                rows.append(" | ".join(cells))
+        replacement = soup.new_tag("pre")
+        replacement.string = "\n".join(rows)
+        table.replace_with(replacement)
+
+
+class _Place(NamedTuple):
+    owner: Tag  # the element whose text forms the paragraph this node belongs to
+    block: Tag  # the nearest block-level element
+    outer_list: Tag | None
+    pre: bool
+
+
+def _place(node: Tag, parent: _Place) -> _Place:
+    if node.name == "br":
+        return parent
+    block = node if node.name in _BLOCKS else parent.block
+    outer = parent.outer_list or (node if node.name in _LISTS else None)
+    # A list is one paragraph, one line per item; a heading is always its own.
+    owner = block if block.name in _HEADINGS else (outer or block)
+    return _Place(owner, block, outer, parent.pre or node.name == "pre")
+
+
+def _walk(root: Tag) -> list[HtmlBlock]:
+    """Group the page's strings into paragraphs without recursion (pages nest deeply)."""
+    # Document order visits a parent before its children, so its place is known.
+    places: dict[int, _Place] = {id(root): _Place(root, root, None, root.name == "pre")}
+    out: list[HtmlBlock] = []
+    current = places[id(root)]
+    parts: list[str] = []
+    for node in root.descendants:
+        if isinstance(node, Tag):
+            place = places[id(node)] = _place(node, places[id(node.parent)])
+            if node.name not in _BLOCKS and node.name != "br":
+                continue
+            text = "\n"  # a block element or <br> starts a new line
+        elif type(node) is NavigableString:  # comments, doctypes, CDATA are not text
+            place = places[id(node.parent)]
+            text = str(node) if place.pre else re.sub(r"\s+", " ", str(node))
+        else:
+            continue
+        if place.owner is not current.owner:
+            _flush(parts, current, out)
+            current = place
+        parts.append(text)
+    _flush(parts, current, out)
+    return out
+
+
+def _flush(parts: list[str], place: _Place, out: list[HtmlBlock]) -> None:
+    lines = "".join(parts).split("\n")
+    text = "\n".join(line.rstrip() if place.pre else squash(line) for line in lines).strip()
+    level = _HEADINGS.get(place.owner.name, 0)
+    if text:
+        out.append(HtmlBlock(squash(text) if level else text, level))
+    parts.clear()

@@ -1,0 +1,113 @@
+"""Plain text (.txt): encoding detected by charset-normalizer, stray markup removed."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from pathlib import Path
+
+import charset_normalizer
+
+from qa.errors import UnsupportedFileError
+from qa.loaders.base import Outline, TextBuilder
+from qa.types import LoadedDocument
+
+logger = logging.getLogger(__name__)
+
+MIME = "text/plain"
+
+# Text whose share of control characters (NUL included) is above this is binary.
+_MAX_CONTROL_SHARE = 0.05
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+# Only names of real HTML elements count as tags, so "a <b and c> d" style prose,
+# "<email@example.com>" or "<placeholder>" survive.
+_TAG_NAMES = (
+    "a|abbr|b|big|blockquote|br|center|cite|code|del|dfn|div|em|font|h[1-6]|hr|i|img|ins|"
+    "kbd|li|mark|ol|p|pre|q|s|samp|small|span|strike|strong|sub|sup|table|tbody|td|th|"
+    "thead|tr|tt|u|ul|var|wbr"
+)
+_BLOCK_TAGS = re.compile(r"</?(?:br|div|p|li|h[1-6]|tr|table|ul|ol|hr|blockquote|pre)\b[^<>]*>", re.I)
+_TAGS = re.compile(rf"</?(?:{_TAG_NAMES})\b(?:\s[^<>]*)?/?>", re.I)
+_HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+# Entities with their closing ';' only: "AT&T" or "?a=1&copy=2" stay as written.
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+_SENTENCE_END = (".", ",", ";", ":")
+
+
+def load_text(path: Path, data: bytes) -> LoadedDocument:
+    """A .txt file as paragraphs (split on blank lines), the first line as title if it is one."""
+    content = strip_markup(normalize_newlines(decode(path, data)))
+    builder = TextBuilder()
+    outline = Outline()
+    paragraphs = [p for p in _PARAGRAPHS.split(content) if p.strip()]
+    title = path.stem
+    if paragraphs and _looks_like_title(paragraphs[0]):
+        title = " ".join(paragraphs[0].split())
+        builder.add_heading(title, 1, outline)
+        paragraphs = paragraphs[1:]
+    for paragraph in paragraphs:
+        builder.add(paragraph, section=outline.path)
+    return builder.document(path, data, title=title, mime=MIME)
+
+
+def decode(path: Path, data: bytes) -> str:
+    """``data`` as text in the encoding charset-normalizer finds; binary data is refused."""
+    if not data.strip():
+        return ""
+    matches = charset_normalizer.from_bytes(data)
+    best = matches.best()
+    if best is None:
+        raise _binary(path)
+    text = str(best)
+    # charset-normalizer cannot tell apart single-byte Western encodings on short
+    # text and may pick cp1250 ("très" -> "trčs"); cp1252 is by far the likelier.
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    if best.encoding not in ("utf_8", "ascii") and any(
+        "cp1252" in m.could_be_from_charset for m in tied
+    ):
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    if text and len(_CONTROL.findall(text)) / len(text) > _MAX_CONTROL_SHARE:
+        raise _binary(path)
+    logger.debug("%s decoded as %s", path, best.encoding)
+    return text.lstrip("\ufeff").replace("\x00", "")
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF, CR, and Unicode line/page separators turned into "\\n" (form feeds into a blank line)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\u2028", "\n").replace("\u2029", "\n\n").replace("\f", "\n\n")
+
+
+def strip_markup(text: str) -> str:
+    """HTML-like tags removed (their inner text kept) and HTML entities decoded.
+
+    Text copied from web pages often carries tags such as ``<u>name</u>``; they
+    must never reach indexed passages.
+    """
+    text = _HIDDEN.sub("", text)
+    text = _BLOCK_TAGS.sub("\n", text)
+    text = _TAGS.sub("", text)
+    return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+
+
+def _looks_like_title(paragraph: str) -> bool:
+    line = paragraph.strip()
+    return (
+        "\n" not in line
+        and 0 < len(line) <= 150
+        and len(line.split()) <= 20
+        and not line.endswith(_SENTENCE_END)
+        and any(c.isalpha() for c in line)
+    )
+
+
+def _binary(path: Path) -> UnsupportedFileError:
+    return UnsupportedFileError(
+        str(path), "looks like a binary file, not text; check that it really is a text file"
+    )

@@ -1,0 +1,392 @@
+"""The document registry and keyword index, in one SQLite database.
+
+SQLite holds what must change atomically: which documents a collection has and
+in what state, each chunk's text and span, and an FTS5 full-text index of the
+chunks. A document's chunks are written in the same transaction that marks it
+``ready``, so keyword search never sees half a document, and a dense hit whose
+chunk is not in the registry is dropped, so dense search never does either.
+
+Each collection has a *generation*: its chunk table, its FTS table and its
+Chroma collection. ``reindex`` builds a new generation beside the old one and
+switches in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.types import Block, Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY, generation INTEGER NOT NULL, model TEXT NOT NULL,
+    dim INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL, id TEXT NOT NULL, source TEXT NOT NULL, title TEXT NOT NULL,
+    status TEXT NOT NULL, chunks INTEGER NOT NULL DEFAULT 0, size INTEGER, mtime REAL,
+    ingested REAL, PRIMARY KEY (collection, id));
+CREATE INDEX IF NOT EXISTS documents_source ON documents (collection, source);
+CREATE TABLE IF NOT EXISTS doc_text (
+    collection TEXT NOT NULL, doc_id TEXT NOT NULL, text BLOB NOT NULL, blocks TEXT NOT NULL,
+    PRIMARY KEY (collection, doc_id));
+"""
+
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    generation: int
+    model: str
+    dim: int
+
+    @property
+    def key(self) -> str:
+        return generation_key(self.name, self.generation)
+
+
+@dataclass(frozen=True)
+class DocRow:
+    id: str
+    source: str
+    title: str
+    status: str
+    chunks: int
+    size: int | None
+    mtime: float | None
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    rowid: int
+    doc_id: str
+    idx: int
+    text: str
+    start: int
+    end: int
+    page: int | None
+    section: str
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.doc_id}:{self.idx}"
+
+
+def generation_key(collection: str, generation: int) -> str:
+    """A name safe for SQLite tables and Chroma collections."""
+    digest = hashlib.sha1(collection.encode()).hexdigest()[:12]
+    return f"qa-{digest}-g{generation}"
+
+
+def _tables(key: str) -> tuple[str, str]:
+    safe = key.replace("-", "_")
+    return f'"chunks_{safe}"', f'"fts_{safe}"'
+
+
+class Registry:
+    """SQLite registry of documents and chunks, with an FTS5 keyword index."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=60, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Iterable[object] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # --- collections -------------------------------------------------------
+
+    def collection(self, name: str) -> CollectionInfo | None:
+        rows = self._query(
+            "SELECT name, generation, model, dim FROM collections WHERE name = ?", (name,)
+        )
+        return CollectionInfo(*rows[0]) if rows else None
+
+    def collections(self) -> list[CollectionInfo]:
+        rows = self._query("SELECT name, generation, model, dim FROM collections ORDER BY name")
+        return [CollectionInfo(*r) for r in rows]
+
+    def create_generation(self, name: str, generation: int) -> None:
+        chunks, fts = _tables(generation_key(name, generation))
+        with self.transaction() as db:
+            db.execute(f"DROP TABLE IF EXISTS {chunks}")
+            db.execute(f"DROP TABLE IF EXISTS {fts}")
+            db.execute(
+                f"CREATE TABLE {chunks} (id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, "
+                "idx INTEGER NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL, "
+                "end INTEGER NOT NULL, page INTEGER, section TEXT NOT NULL, "
+                "UNIQUE (doc_id, idx))"
+            )
+            db.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5(body, tokenize='{FTS_TOKENIZER}')")
+
+    def drop_generation(self, name: str, generation: int) -> None:
+        chunks, fts = _tables(generation_key(name, generation))
+        with self.transaction() as db:
+            db.execute(f"DROP TABLE IF EXISTS {chunks}")
+            db.execute(f"DROP TABLE IF EXISTS {fts}")
+
+    def stale_generations(self, name: str, current: int) -> list[int]:
+        prefix = "chunks_" + generation_key(name, 0)[:-1].replace("-", "_")
+        rows = self._query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?", (prefix + "%",)
+        )
+        gens = [int(r[0][len(prefix):]) for r in rows if r[0][len(prefix):].isdigit()]
+        return [g for g in gens if g != current]
+
+    def set_collection(self, name: str, generation: int, model: str, dim: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO collections (name, generation, model, dim, created) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "generation = excluded.generation, model = excluded.model, dim = excluded.dim",
+                (name, generation, model, dim, time.time()),
+            )
+
+    def drop_collection(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM collections WHERE name = ?", (name,))
+            db.execute("DELETE FROM documents WHERE collection = ?", (name,))
+            db.execute("DELETE FROM doc_text WHERE collection = ?", (name,))
+
+    # --- documents ---------------------------------------------------------
+
+    def documents(self, collection: str, status: str | None = "ready") -> list[DocRow]:
+        sql = (
+            "SELECT id, source, title, status, chunks, size, mtime FROM documents "
+            "WHERE collection = ?"
+        )
+        args: list[object] = [collection]
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        return [DocRow(*r) for r in self._query(sql + " ORDER BY source, id", args)]
+
+    def document(self, collection: str, doc_id: str) -> DocRow | None:
+        rows = self._query(
+            "SELECT id, source, title, status, chunks, size, mtime FROM documents "
+            "WHERE collection = ? AND id = ?",
+            (collection, doc_id),
+        )
+        return DocRow(*rows[0]) if rows else None
+
+    def by_source(self, collection: str, source: str) -> list[DocRow]:
+        rows = self._query(
+            "SELECT id, source, title, status, chunks, size, mtime FROM documents "
+            "WHERE collection = ? AND source = ? AND status = 'ready'",
+            (collection, source),
+        )
+        return [DocRow(*r) for r in rows]
+
+    def begin_document(
+        self, collection: str, doc_id: str, source: str, title: str, size: int, mtime: float
+    ) -> None:
+        """Record a document as ``pending`` before any of it is written elsewhere."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO documents (collection, id, source, title, status, "
+                "chunks, size, mtime, ingested) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                (collection, doc_id, source, title, size, mtime, time.time()),
+            )
+
+    def commit_document(
+        self,
+        info: CollectionInfo,
+        doc_id: str,
+        chunks: list[Chunk],
+        bodies: list[str],
+        text: str,
+        blocks: list[Block],
+        replaces: Iterable[str] = (),
+    ) -> None:
+        """Make a document searchable and retire the versions it replaces, atomically."""
+        table, fts = _tables(info.key)
+        with self.transaction() as db:
+            self._insert_chunks(db, table, fts, chunks, bodies)
+            db.execute(
+                "INSERT OR REPLACE INTO doc_text (collection, doc_id, text, blocks) "
+                "VALUES (?, ?, ?, ?)",
+                (info.name, doc_id, zlib.compress(text.encode(), 3), _blocks_json(blocks)),
+            )
+            db.execute(
+                "UPDATE documents SET status = 'ready', chunks = ?, ingested = ? "
+                "WHERE collection = ? AND id = ?",
+                (len(chunks), time.time(), info.name, doc_id),
+            )
+            for old in replaces:
+                if old != doc_id:
+                    self._retire(db, info, old)
+
+    @staticmethod
+    def _insert_chunks(
+        db: sqlite3.Connection, table: str, fts: str, chunks: list[Chunk], bodies: list[str]
+    ) -> None:
+        for chunk, body in zip(chunks, bodies, strict=True):
+            cur = db.execute(
+                f"INSERT INTO {table} (doc_id, idx, text, start, end, page, section) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (chunk.doc_id, chunk.index, chunk.text, chunk.start, chunk.end, chunk.page,
+                 chunk.section),
+            )
+            db.execute(f"INSERT INTO {fts} (rowid, body) VALUES (?, ?)", (cur.lastrowid, body))
+
+    def _retire(self, db: sqlite3.Connection, info: CollectionInfo, doc_id: str) -> None:
+        """Hide a document from every search; its vectors are deleted next."""
+        table, fts = _tables(info.key)
+        db.execute(
+            f"DELETE FROM {fts} WHERE rowid IN (SELECT id FROM {table} WHERE doc_id = ?)",
+            (doc_id,),
+        )
+        db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+        db.execute(
+            "DELETE FROM doc_text WHERE collection = ? AND doc_id = ?", (info.name, doc_id)
+        )
+        db.execute(
+            "UPDATE documents SET status = 'deleting' WHERE collection = ? AND id = ?",
+            (info.name, doc_id),
+        )
+
+    def retire(self, info: CollectionInfo, doc_id: str) -> None:
+        with self.transaction() as db:
+            self._retire(db, info, doc_id)
+
+    def forget(self, collection: str, doc_id: str) -> None:
+        """Drop the registry row of a document whose vectors are gone."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM documents WHERE collection = ? AND id = ?", (collection, doc_id))
+
+    def set_source(self, collection: str, doc_id: str, source: str, mtime: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE documents SET source = ?, mtime = ? WHERE collection = ? AND id = ?",
+                (source, mtime, collection, doc_id),
+            )
+
+    def doc_text(self, collection: str, doc_id: str) -> tuple[str, list[Block]] | None:
+        rows = self._query(
+            "SELECT text, blocks FROM doc_text WHERE collection = ? AND doc_id = ?",
+            (collection, doc_id),
+        )
+        if not rows:
+            return None
+        text = zlib.decompress(rows[0][0]).decode()
+        return text, [Block(**b) for b in json.loads(rows[0][1])]
+
+    # --- chunks ------------------------------------------------------------
+
+    def chunks_by_ids(self, info: CollectionInfo, ids: list[tuple[str, int]]) -> list[ChunkRow]:
+        """Rows for (doc_id, idx) pairs that are searchable, in the order asked."""
+        if not ids:
+            return []
+        table, _ = _tables(info.key)
+        found: dict[tuple[str, int], ChunkRow] = {}
+        for i in range(0, len(ids), 400):
+            part = ids[i : i + 400]
+            where = " OR ".join(["(doc_id = ? AND idx = ?)"] * len(part))
+            args = [v for pair in part for v in pair]
+            for r in self._query(
+                f"SELECT id, doc_id, idx, text, start, end, page, section FROM {table} "
+                f"WHERE {where}",
+                args,
+            ):
+                found[(r[1], r[2])] = ChunkRow(*r)
+        return [found[k] for k in ids if k in found]
+
+    def chunk_count(self, info: CollectionInfo) -> int:
+        table, _ = _tables(info.key)
+        return int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])
+
+    def chunks_of(self, info: CollectionInfo, doc_id: str) -> list[ChunkRow]:
+        table, _ = _tables(info.key)
+        rows = self._query(
+            f"SELECT id, doc_id, idx, text, start, end, page, section FROM {table} "
+            "WHERE doc_id = ? ORDER BY idx",
+            (doc_id,),
+        )
+        return [ChunkRow(*r) for r in rows]
+
+    def keyword_search(
+        self, info: CollectionInfo, match: str, limit: int, doc_ids: list[str] | None = None
+    ) -> list[tuple[ChunkRow, float]]:
+        """Top chunks by BM25 for an FTS5 ``match`` expression; higher score is better."""
+        table, fts = _tables(info.key)
+        if doc_ids is None:
+            sql = (
+                f"SELECT c.id, c.doc_id, c.idx, c.text, c.start, c.end, c.page, c.section, m.r "
+                f"FROM (SELECT rowid, rank AS r FROM {fts} WHERE {fts} MATCH ? "
+                f"ORDER BY rank LIMIT ?) m JOIN {table} c ON c.id = m.rowid ORDER BY m.r"
+            )
+            args: list[object] = [match, limit]
+        else:
+            marks = ",".join("?" * len(doc_ids))
+            sql = (
+                f"SELECT c.id, c.doc_id, c.idx, c.text, c.start, c.end, c.page, c.section, "
+                f"{fts}.rank FROM {fts} JOIN {table} c ON c.id = {fts}.rowid "
+                f"WHERE {fts} MATCH ? AND c.doc_id IN ({marks}) ORDER BY {fts}.rank LIMIT ?"
+            )
+            args = [match, *doc_ids, limit]
+        try:
+            rows = self._query(sql, args)
+        except sqlite3.OperationalError:
+            return []
+        return [(ChunkRow(*r[:8]), -float(r[8])) for r in rows]
+
+    def replace_generation(
+        self, info: CollectionInfo, new_generation: int, model: str, dim: int,
+        counts: dict[str, int],
+    ) -> None:
+        """Switch a collection to a rebuilt generation in one transaction."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE collections SET generation = ?, model = ?, dim = ? WHERE name = ?",
+                (new_generation, model, dim, info.name),
+            )
+            for doc_id, n in counts.items():
+                db.execute(
+                    "UPDATE documents SET chunks = ? WHERE collection = ? AND id = ?",
+                    (n, info.name, doc_id),
+                )
+
+    def add_chunks(self, info: CollectionInfo, chunks: list[Chunk], bodies: list[str]) -> None:
+        table, fts = _tables(info.key)
+        with self.transaction() as db:
+            self._insert_chunks(db, table, fts, chunks, bodies)
+
+
+def _blocks_json(blocks: list[Block]) -> str:
+    return json.dumps(
+        [
+            {"start": b.start, "end": b.end, "page": b.page, "section": b.section, "kind": b.kind}
+            for b in blocks
+        ]
+    )

