@@ -135,3 +135,70 @@ class IngestReport:
             f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
             + (f" ({rate:.1f} chunks/s)" if self.chunks_embedded else "")
         )
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer cites as ``[n]``, with the span that supports the claim.
+
+    ``start``/``end`` locate the whole passage in its document's text;
+    ``quote_start``/``quote_end`` locate the supporting sentence(s) inside the
+    document text too (so ``text[quote_start - start : quote_end - start]`` is
+    the quote), for highlighting.
+    """
+
+    n: int
+    source: str
+    title: str
+    page: int | None
+    section: str
+    start: int
+    end: int
+    text: str
+    quote: str
+    quote_start: int
+    quote_end: int
+    chunk_id: str
+    doc_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What ``ask`` returns.
+
+    Attributes:
+        text: the answer, with ``[n]`` markers that match ``citations``.
+        refused: True when the documents do not contain the answer; ``text``
+            then says so and ``passages`` holds the closest passages.
+        citations: the cited passages, numbered as in the text.
+        passages: every passage given to the model, in prompt order.
+        standalone_question: the question rewritten without the chat history.
+        timings: seconds per stage ("retrieve", "first_token", "total", ...).
+        flagged: sentences removed because their citation did not support them.
+    """
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    standalone_question: str = ""
+    backend: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    flagged: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "standalone_question": self.standalone_question,
+            "backend": self.backend,
+            "timings": self.timings,
+            "flagged": self.flagged,
+        }

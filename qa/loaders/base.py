@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from qa.errors import EmptyDocumentError, LoaderError
 from qa.types import Block, LoadedDocument
@@ -131,7 +132,13 @@ class TextBuilder:
         return "".join(self._parts)
 
     def document(
-        self, path: Path, data: bytes, *, title: str, mime: str, metadata: dict | None = None
+        self,
+        path: Path,
+        data: bytes,
+        *,
+        title: str,
+        mime: str,
+        metadata: dict[str, Any] | None = None,
     ) -> LoadedDocument:
         """The finished document; raises EmptyDocumentError when no text was added."""
         if not self.blocks:

@@ -6,8 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from qa.errors import QAError, UnsupportedFileError
-from qa.errors import LoaderError
+from qa.errors import EmptyDocumentError, LoaderError, QAError, UnsupportedFileError
 from qa.loaders import docx, html, markdown, pdf, text
 from qa.loaders.base import one_line, read_file
 from qa.types import LoadedDocument
@@ -53,10 +52,11 @@ def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocum
         EmptyDocumentError: the file has no text to index (or a PDF has no text layer).
         LoaderError: the file is missing, unreadable, too big, encrypted or damaged.
 
-    Example:
-        >>> doc = load("notes/plan.md")
-        >>> doc.title, doc.blocks[0].section
-        ('Plan', 'Plan')
+    Example::
+
+        doc = load("notes/plan.md")          # "# Plan" then "## Scope" ...
+        for block in doc.blocks:
+            print(block.section, doc.text[block.start : block.end])
     """
     resolved = Path(path).expanduser().resolve()
     suffix = resolved.suffix.lower()
@@ -64,10 +64,13 @@ def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocum
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         kind = f"'{suffix}' files" if suffix else "files without a suffix"
         raise UnsupportedFileError(
-            str(resolved), f"qa cannot read {kind}; supported types are {supported}"
+            str(resolved),
+            f"qa cannot read {kind}; supported types are {supported} (convert it to one of them)",
         )
     name, loader = _LOADERS[suffix]
     data = read_file(resolved, max_bytes)
+    if not data:
+        raise EmptyDocumentError(str(resolved), "is empty (0 bytes); it has no text to index")
     try:
         return loader(resolved, data)
     except QAError:

@@ -14,7 +14,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from qa.errors import LoaderError
-from qa.loaders.base import Outline, TextBuilder, human_size, squash, title_or_stem
+from qa.loaders.base import Outline, TextBuilder, human_size, one_line, squash, title_or_stem
 from qa.types import LoadedDocument
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ def load_docx(path: Path, data: bytes) -> LoadedDocument:
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise LoaderError(
             str(path),
-            f"is not a Word document ({exc}); open it in Word or LibreOffice and save it as .docx",
+            f"is not a Word document ({one_line(exc)}); "
+            "open it in Word or LibreOffice and save it as .docx",
         ) from None
     builder = TextBuilder()
     outline = Outline()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
@@ -28,7 +29,9 @@ _TAG_NAMES = (
     "kbd|li|mark|ol|p|pre|q|s|samp|small|span|strike|strong|sub|sup|table|tbody|td|th|"
     "thead|tr|tt|u|ul|var|wbr"
 )
-_BLOCK_TAGS = re.compile(r"</?(?:br|div|p|li|h[1-6]|tr|table|ul|ol|hr|blockquote|pre)\b[^<>]*>", re.I)
+_BLOCK_TAGS = re.compile(
+    r"</?(?:br|div|p|li|h[1-6]|tr|table|ul|ol|hr|blockquote|pre)\b[^<>]*>", re.I
+)
 _TAGS = re.compile(rf"</?(?:{_TAG_NAMES})\b(?:\s[^<>]*)?/?>", re.I)
 _HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 # Entities with their closing ';' only: "AT&T" or "?a=1&copy=2" stay as written.
@@ -65,13 +68,11 @@ def decode(path: Path, data: bytes) -> str:
     # charset-normalizer cannot tell apart single-byte Western encodings on short
     # text and may pick cp1250 ("très" -> "trčs"); cp1252 is by far the likelier.
     tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
-    if best.encoding not in ("utf_8", "ascii") and any(
+    if not best.encoding.startswith(("utf", "ascii")) and any(
         "cp1252" in m.could_be_from_charset for m in tied
     ):
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            pass
     if text and len(_CONTROL.findall(text)) / len(text) > _MAX_CONTROL_SHARE:
         raise _binary(path)
     logger.debug("%s decoded as %s", path, best.encoding)
@@ -79,7 +80,7 @@ def decode(path: Path, data: bytes) -> str:
 
 
 def normalize_newlines(text: str) -> str:
-    """CRLF, CR, and Unicode line/page separators turned into "\\n" (form feeds into a blank line)."""
+    """CRLF, CR and Unicode line separators as "\\n"; form feeds as a blank line."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.replace("\u2028", "\n").replace("\u2029", "\n\n").replace("\f", "\n\n")
 

@@ -75,7 +75,10 @@ def test_empty_document(tmp_path):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "not a zip archive.*save it as .docx"),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512,
+            "not a zip archive.*save it as .docx",
+        ),
         (b"plain text", "not a zip archive"),
     ],
     ids=["old-doc-format", "text"],
@@ -98,10 +101,12 @@ def test_zip_that_is_not_a_word_document(tmp_path):
 def test_zip_bomb_by_ratio(tmp_path):
     path = tmp_path / "bomb.docx"
     zeros = b"\x00" * 2**20
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("word/document.xml", "w") as member:
-            for _ in range(101):  # 101 MB of zeros, about 100 KB packed
-                member.write(zeros)
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("word/document.xml", "w") as member,
+    ):
+        for _ in range(101):  # 101 MB of zeros, about 100 KB packed
+            member.write(zeros)
     with pytest.raises(LoaderError, match="unpacks to 101.0 MB from .* looks like a zip bomb"):
         load(path)
 

@@ -56,9 +56,7 @@ def test_markup_becomes_plain_text(note):
     for markup in ("**", "_emphasis_", "](", "`", "<", ">", "&amp;", "track()", "#"):
         assert markup not in note.text, markup
     blocks = texts(note)
-    assert (
-        "Some bold, emphasis, a link and inline code. A soft-wrapped line & an entity." in blocks
-    )
+    assert "Some bold, emphasis, a link and inline code. A soft-wrapped line & an entity." in blocks
     assert "Raw HTML block" in blocks
     assert "Text with Sami Karimi underlined and a span." in blocks
 
@@ -79,7 +77,10 @@ def test_headings_are_sections(note):
     ("source", "title"),
     [
         ("Intro text.\n\n# The Real Title\n\nBody.", "The Real Title"),
-        ("---\ntitle: 'From Front Matter'\ntags: [a]\n---\n# Heading\n\nBody.", "From Front Matter"),
+        (
+            "---\ntitle: 'From Front Matter'\ntags: [a]\n---\n# Heading\n\nBody.",
+            "From Front Matter",
+        ),
         ("## Only a subheading\n\nBody.", "notes"),
         ("Setext Title\n============\n\nBody.", "Setext Title"),
     ],
