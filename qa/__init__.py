@@ -11,6 +11,13 @@ The whole API::
     QARetriever(k=4)                                    # a LangChain BaseRetriever
 """
 
+import os
+
+# llama.cpp's and torch's OpenMP threads spin while idle unless told otherwise,
+# which makes generation several times slower on a busy 2-core machine. It must
+# be set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
 from qa.config import Settings
 from qa.errors import QAError

@@ -43,8 +43,12 @@ class _Unit:
 
 def embedding_header(title: str, section: str) -> str:
     """The line embedded (and keyword-indexed) above each chunk's text."""
-    parts = [p for p in (title.strip(), section.strip()) if p]
-    return " > ".join(parts)
+    title, section = title.strip(), section.strip()
+    if section == title:
+        section = ""
+    elif section.startswith(title + " > "):
+        section = section[len(title) + 3 :]
+    return " > ".join(p for p in (title, section) if p)
 
 
 def embedding_text(header: str, text: str) -> str:

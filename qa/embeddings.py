@@ -83,6 +83,18 @@ class _TokenCounter:
         return [len(e.ids) for e in encodings]
 
 
+def _quiet_transformers() -> None:
+    """No progress bars from model loading on the user's terminal."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
 class SentenceTransformerEmbedder:
     """fp32 sentence-transformers embedder; vectors are L2-normalized."""
 
@@ -92,6 +104,7 @@ class SentenceTransformerEmbedder:
         self._path = resolve_model_path(model)
         self._counter = _TokenCounter(self._path)
         self._lock = threading.Lock()
+        _quiet_transformers()
         try:
             from sentence_transformers import SentenceTransformer
 

@@ -126,9 +126,7 @@ class Ingestor:
             self._done(FileResult(str(path), "failed", message=f"cannot read: {exc.strerror}"))
             return
         doc_id = doc_id_for(content_hash)
-        existing = self.store.registry.document(self.info.name, doc_id)
-        if existing is not None and existing.status == "ready":
-            self._known(existing.source, source, doc_id, existing.chunks, stat.st_mtime)
+        if self._already_known(doc_id, source, stat.st_mtime):
             return
         try:
             doc = load(path, max_bytes=self.settings.max_file_mb * 2**20)
@@ -137,6 +135,19 @@ class Ingestor:
             return
         doc.source = source
         self.add_document(doc, doc_id=doc_id, size=stat.st_size, mtime=stat.st_mtime)
+
+    def _already_known(self, doc_id: str, source: str, mtime: float) -> bool:
+        """Report a document whose content is indexed (or queued) already."""
+        queued = next((p for p in self._pending if p.doc_id == doc_id), None)
+        if queued is not None:
+            self._done(FileResult(source, "duplicate", doc_id, len(queued.chunks),
+                                  f"same content as {queued.doc.source}"))
+            return True
+        existing = self.store.registry.document(self.info.name, doc_id)
+        if existing is None or existing.status != "ready":
+            return False
+        self._known(existing.source, source, doc_id, existing.chunks, mtime)
+        return True
 
     def _known(self, old: str, new: str, doc_id: str, chunks: int, mtime: float) -> None:
         if old == new or not Path(old).exists():
@@ -151,9 +162,7 @@ class Ingestor:
     ) -> None:
         """Chunk a loaded document and queue it for embedding."""
         doc_id = doc_id or doc_id_for(doc.content_hash)
-        existing = self.store.registry.document(self.info.name, doc_id)
-        if existing is not None and existing.status == "ready":
-            self._known(existing.source, doc.source, doc_id, existing.chunks, mtime)
+        if self._already_known(doc_id, doc.source, mtime):
             return
         chunks = chunk_document(
             doc, doc_id, self.embedder.count_tokens,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from qa.config import Settings
 from qa.errors import ConfigError, MissingDependencyError
 from qa.llm import (
+    LlamaCppChatModel,
     LLMSpec,
     ModelIntegrityError,
     available_backends,
@@ -217,35 +219,45 @@ needs_local = pytest.mark.skipif(not local_available(), reason="extra 'local' no
 
 
 @pytest.fixture(scope="session")
-def local_chat(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def local_chat(tmp_path_factory: pytest.TempPathFactory) -> LlamaCppChatModel:
     settings = Settings(data_dir=tmp_path_factory.mktemp("llm-data"))
     chat = get_chat_model("local", settings)  # assembles and verifies the real GGUF
-    assert chat is not None
-    return chat.bind(max_tokens=16)
+    assert isinstance(chat, LlamaCppChatModel)
+    return chat
 
 
 @pytest.mark.llm
 @needs_local
-def test_local_invoke(local_chat) -> None:  # type: ignore[no-untyped-def]
-    reply = local_chat.invoke("Answer with one word: what color is the sky?")
-    assert reply.content.strip()
+def test_local_invoke(local_chat: LlamaCppChatModel) -> None:
+    reply = local_chat.invoke("Answer with one word: what color is the sky?", max_tokens=16)
+    assert reply.text.strip()
+    assert reply.usage_metadata is not None
     assert 0 < reply.usage_metadata["output_tokens"] <= 16
 
 
 @pytest.mark.llm
 @needs_local
-def test_local_stream_and_lcel(local_chat) -> None:  # type: ignore[no-untyped-def]
-    chunks = [c.content for c in local_chat.stream("Count from 1 to 5.") if c.content]
+def test_local_prompt_too_long(local_chat: LlamaCppChatModel) -> None:
+    with pytest.raises(ConfigError, match="QA_K"):
+        local_chat.invoke("word " * 3000, max_tokens=16)
+
+
+@pytest.mark.llm
+@needs_local
+def test_local_stream_and_lcel(local_chat: LlamaCppChatModel) -> None:
+    chunks = [c.text for c in local_chat.stream("Count from 1 to 5.", max_tokens=16) if c.text]
     assert len(chunks) > 1 and "".join(chunks).strip()
     prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{q}")])
-    text = (prompt | local_chat | StrOutputParser()).invoke({"q": "Name one planet."})
+    text = (prompt | local_chat.bind(max_tokens=16) | StrOutputParser()).invoke(
+        {"q": "Name one planet."}
+    )
     assert text.strip()
 
 
 @pytest.mark.llm
 @needs_local
-def test_local_model_loads_once(local_chat) -> None:  # type: ignore[no-untyped-def]
-    path = local_chat.bound.model_path
+def test_local_model_loads_once(local_chat: LlamaCppChatModel) -> None:
+    path = local_chat.model_path
     assert load_llama(path)[0] is load_llama(path)[0]
 
 
@@ -286,7 +298,8 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--n_threads",
         "2",
     ]
-    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}  # see qa.llm.llama_chat.load_llama
+    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 90
@@ -322,6 +335,6 @@ def test_openai_compatible_server(
     chat = get_chat_model("openai:smollm2", settings)
     assert chat is not None
     short = chat.bind(max_tokens=16)
-    assert short.invoke("Say hello.").content.strip()
-    chunks = [c.content for c in short.stream("Count from 1 to 5.") if c.content]
+    assert short.invoke("Say hello.").text.strip()
+    chunks = [c.text for c in short.stream("Count from 1 to 5.") if c.text]
     assert len(chunks) > 1 and "".join(chunks).strip()

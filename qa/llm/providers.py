@@ -60,7 +60,7 @@ def provider_chat_model(provider: str, model: str) -> BaseChatModel:
     from langchain.chat_models import init_chat_model
 
     try:
-        chat = init_chat_model(model, model_provider=provider, **kwargs)
+        chat: BaseChatModel = init_chat_model(model, model_provider=provider, **kwargs)
     except ImportError as exc:
         raise _missing(provider, exc) from exc
     except ValueError as exc:

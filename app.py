@@ -1,0 +1,466 @@
+"""Chat with your documents: answers with the passages they came from.
+
+Run with ``streamlit run app.py``. A thin web face over :mod:`qa`: retrieval,
+prompting and citation checking all happen in the library, so this page, the
+CLI and the Python API answer alike. The page keeps the chat and the sidebar
+settings per browser session.
+
+Everything a document says is shown as text (see :mod:`qa.ui`); no HTML is
+ever rendered from documents, uploads or answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from itertools import chain
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from qa import QAError, Settings, documents, ingest, remove
+from qa.answer import ask_stream
+from qa.llm import available_backends, parse_spec
+from qa.loaders import SUPPORTED_SUFFIXES
+from qa.pipeline import IngestProgress
+from qa.types import Answer, Citation, FileResult, Passage
+from qa.ui import (
+    Span,
+    display_name,
+    escape_markdown,
+    highlight_markdown,
+    location,
+    surrounding_text,
+    upload_path,
+)
+
+log = logging.getLogger("qa.app")
+
+APP_DIR = Path(__file__).resolve().parent
+SEEDS = APP_DIR / "seeds"
+UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
+MAX_K = 20
+STATUS_ICONS = {"added": "✅", "replaced": "🔄", "unchanged": "➖", "duplicate": "➖",
+                "failed": "❌"}
+
+
+@dataclass
+class Turn:
+    """One chat message; an assistant turn keeps its whole Answer for the source cards."""
+
+    role: str  # "user" | "assistant"
+    content: str
+    answer: Answer | None = None
+    error: str = ""
+
+
+# --- errors ------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    ok: bool = True
+
+
+def error_message(action: str, exc: Exception) -> str:
+    """What to tell the user: a QAError says what and how to fix; anything else is logged."""
+    if isinstance(exc, QAError):
+        return str(exc)
+    log.error("%s failed", action, exc_info=exc)
+    return (f"{action} failed unexpectedly ({type(exc).__name__}: {exc}). "
+            "The server log has the details.")
+
+
+@contextmanager
+def shown_errors(action: str) -> Iterator[Outcome]:
+    """Turn a failure inside the block into an error message on the page, never a traceback."""
+    outcome = Outcome()
+    try:
+        yield outcome
+    except Exception as exc:  # st.stop/st.rerun are BaseExceptions and pass through
+        outcome.ok = False
+        st.error(escape_markdown(error_message(action, exc)), icon="⚠️")
+
+
+def notify(kind: str, message: str) -> None:
+    """Queue a message for the next run (callbacks run before the page is drawn)."""
+    st.session_state.notices.append((kind, message))
+
+
+def show_notices() -> None:
+    for kind, message in st.session_state.notices:
+        (st.success if kind == "success" else st.error)(escape_markdown(message))
+    st.session_state.notices = []
+
+
+# --- settings ----------------------------------------------------------------
+
+
+def init_state(base: Settings) -> None:
+    defaults: dict[str, Any] = {
+        "turns": [],
+        "notices": [],
+        "upload_results": [],
+        "uploader_key": 0,
+        "collection": base.collection,
+        "backend": default_backend(base),
+        "k": min(base.k, MAX_K),
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+def backend_choices(base: Settings) -> list[str]:
+    """Usable answer backends: local first when installed, extractive, and a configured remote."""
+    choices = sorted(available_backends(), key=lambda b: b != "local")
+    try:
+        configured = parse_spec(base.llm)
+    except QAError:
+        return choices
+    if configured.kind == "provider" and base.llm not in choices:
+        choices.append(base.llm)
+    return choices
+
+
+def default_backend(base: Settings) -> str:
+    choices = backend_choices(base)
+    return base.llm if base.llm in choices else choices[0]
+
+
+def settings_panel(base: Settings) -> Settings:
+    """Collection, answer backend and k; returns the settings the page uses."""
+    st.subheader("Settings")
+    collection = st.text_input(
+        "Collection", key="collection",
+        help="Documents live in named collections; a new name starts an empty one.",
+    )
+    backends = backend_choices(base)
+    if st.session_state.backend not in backends:
+        st.session_state.backend = backends[0]
+    st.selectbox(
+        "Answer backend", backends, key="backend",
+        help="extractive quotes the passages without a language model; local runs a small "
+             "model on this machine; provider:model calls that provider.",
+    )
+    if base.llm not in backends:
+        st.caption(escape_markdown(f"QA_LLM={base.llm} is not usable here; "
+                                   f"choose one of: {', '.join(backends)}."))
+    st.slider("Passages per question (k)", 1, MAX_K, key="k")
+    try:
+        return base.with_(collection=collection.strip() or base.collection,
+                          llm=st.session_state.backend, k=st.session_state.k)
+    except QAError as exc:
+        st.error(escape_markdown(f"{exc}. Using '{base.collection}'."))
+        return base.with_(llm=st.session_state.backend, k=st.session_state.k)
+
+
+# --- models and first run ------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up(settings: Settings) -> None:
+    """Load the embedding model and open the store once per process and settings."""
+    documents(settings=settings)
+
+
+def seed_first_run(settings: Settings) -> None:
+    """Index ``seeds/`` when the starting collection is empty on the very first run.
+
+    A marker in the data directory remembers that the seeds were added, so a
+    collection the user emptied on purpose stays empty.
+    """
+    marker = settings.data_dir / "app" / f"seeded-{settings.collection}"
+    if marker.exists() or not SEEDS.is_dir() or documents(settings=settings):
+        return
+    with st.status("First run: indexing the sample documents in seeds/ …") as status:
+        report = ingest([SEEDS], settings=settings, progress=progress_bar(status))
+        status.update(label="First run: indexed the sample documents", state="complete")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    st.session_state.seed_message = (
+        f"First run: the collection '{settings.collection}' was empty, so the sample documents "
+        f"in seeds/ were indexed ({report.summary()})."
+    )
+
+
+def progress_bar(where: Any) -> Any:
+    """An ingest progress callback drawing a progress bar inside ``where``."""
+    bar = where.progress(0.0, text="Starting…")
+
+    def update(p: IngestProgress) -> None:
+        done = p.files_done / p.files_total if p.files_total else 1.0
+        name = display_name(p.last.path) if p.last else ""
+        bar.progress(min(done, 1.0),
+                     text=escape_markdown(f"{p.files_done}/{p.files_total} files · {name}"))
+
+    return update
+
+
+# --- documents -----------------------------------------------------------------
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """Per collection, so removing a document never deletes another collection's file."""
+    return settings.data_dir / "uploads" / settings.collection
+
+
+def documents_panel(settings: Settings) -> None:
+    """Upload files, see what each became, list and remove documents."""
+    st.subheader("Documents")
+    files = st.file_uploader(
+        f"Add files (up to {upload_limit_mb(settings)} MB each)",
+        type=UPLOAD_TYPES, accept_multiple_files=True,
+        key=f"uploader-{st.session_state.uploader_key}",
+        help=f"Supported: {', '.join('.' + t for t in UPLOAD_TYPES)}",
+    )
+    if files:
+        with shown_errors("Adding the files"):
+            st.session_state.upload_results = ingest_uploads(files, settings)
+        # A fresh uploader, so the same files are not added again on the next run.
+        st.session_state.uploader_key += 1
+    for name, result in st.session_state.upload_results:
+        st.caption(escape_markdown(describe_result(name, result)))
+    show_notices()
+    docs = documents(settings=settings)
+    if not docs:
+        st.caption(escape_markdown(f"The collection '{settings.collection}' has no documents yet."))
+    for doc in docs:
+        text_col, button_col = st.columns([4, 2], vertical_alignment="center")
+        text_col.markdown(
+            f"**{escape_markdown(doc.title)}**  \n"
+            + escape_markdown(f"{display_name(doc.source)} · {chunks(doc.chunks)}")
+        )
+        button_col.button(
+            "Remove", key=f"remove-{doc.id}", on_click=remove_document,
+            args=(doc.id, settings), help=f"Remove {display_name(doc.source)} from the index",
+        )
+
+
+def upload_limit_mb(settings: Settings) -> int:
+    """QA_MAX_FILE_MB, or Streamlit's server.maxUploadSize when that is lower."""
+    return min(settings.max_file_mb, int(st.get_option("server.maxUploadSize")))
+
+
+def ingest_uploads(files: list[Any], settings: Settings) -> list[tuple[str, FileResult]]:
+    """Store uploads under safe generated names, index them, and say what happened to each."""
+    limit_mb = upload_limit_mb(settings)
+    names: dict[str, str] = {}
+    results: list[tuple[str, FileResult]] = []
+    for file in files:
+        if file.size > limit_mb * 2**20:
+            results.append((file.name, FileResult(
+                file.name, "failed",
+                message=f"is {file.size / 2**20:.1f} MB; the limit is {limit_mb} MB")))
+            continue
+        data = file.getvalue()
+        path = upload_path(uploads_dir(settings), file.name, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_bytes(data)
+        names[str(path.resolve())] = file.name
+    if names:
+        with st.status(f"Indexing {len(names)} file(s)…") as status:
+            report = ingest(list(names), settings=settings, progress=progress_bar(status))
+            status.update(label=f"Indexed: {report.summary()}",
+                          state="error" if report.failed else "complete")
+        for r in report.files:
+            results.append((names.get(r.path, display_name(r.path)), r))
+            if r.status in ("failed", "duplicate") and r.path in names:
+                discard_upload(Path(r.path), settings)  # not indexed: keep no copy
+    return results
+
+
+def describe_result(name: str, result: FileResult) -> str:
+    icon = STATUS_ICONS.get(result.status, "")
+    text = f"{icon} {name}: {result.status}"
+    if result.status in ("added", "replaced"):
+        text += f", {chunks(result.chunks)}"
+    if result.message:
+        # Generated upload paths mean nothing to the user; show file names.
+        text += " — " + re.sub(r"/\S*/uploads/\S+?/[0-9a-f]{16}/", "", result.message)
+    return text
+
+
+def chunks(n: int) -> str:
+    return f"{n} chunk" if n == 1 else f"{n} chunks"
+
+
+def remove_document(doc_id: str, settings: Settings) -> None:
+    """Button callback: drop a document from the index, and its uploaded copy if any."""
+    try:
+        info = remove(doc_id, settings=settings)
+    except Exception as exc:
+        notify("error", error_message("Removing the document", exc))
+        return
+    discard_upload(Path(info.source), settings)
+    notify("success", f"Removed {display_name(info.source)}.")
+
+
+def discard_upload(path: Path, settings: Settings) -> None:
+    """Delete a stored upload (and its folder when empty); other paths are left alone."""
+    if path.is_relative_to(uploads_dir(settings).resolve()) and path.is_file():
+        path.unlink()
+        if not any(path.parent.iterdir()):
+            path.parent.rmdir()
+
+
+# --- chat ----------------------------------------------------------------------
+
+
+def new_chat() -> None:
+    st.session_state.turns = []
+
+
+def chat_panel(settings: Settings) -> None:
+    """The conversation so far, then the question box; answers stream in."""
+    turns: list[Turn] = st.session_state.turns
+    if not turns and "seed_message" in st.session_state:
+        st.info(escape_markdown(st.session_state.seed_message))
+    for i, turn in enumerate(turns):
+        with st.chat_message(turn.role):
+            if turn.error:
+                st.error(escape_markdown(turn.error), icon="⚠️")
+            elif turn.answer is not None:
+                show_answer(turn.answer, key=f"t{i}")
+            else:
+                st.markdown(escape_markdown(turn.content))
+    question = st.chat_input("Ask a question about your documents")
+    if not question:
+        return
+    history = [{"role": t.role, "content": t.content} for t in turns if not t.error]
+    turns.append(Turn("user", question))
+    with st.chat_message("user"):
+        st.markdown(escape_markdown(question))
+    with st.chat_message("assistant"):
+        turns.append(stream_answer(question, history, settings, key=f"t{len(turns)}"))
+
+
+def stream_answer(
+    question: str, history: list[dict[str, str]], settings: Settings, key: str
+) -> Turn:
+    """Stream the answer text, then redraw it as final, with its sources.
+
+    The final text replaces the streamed one because the chain may drop
+    sentences whose citation does not hold after it streamed them.
+    """
+    final: list[Answer] = []
+
+    def deltas(items: Iterator[str | Answer]) -> Iterator[str]:
+        for item in items:
+            if isinstance(item, Answer):
+                final.append(item)
+            else:
+                yield escape_markdown(item)
+
+    slot = st.empty()
+    try:
+        items = iter(ask_stream(question, history, collection=settings.collection,
+                                llm=settings.llm, k=settings.k, settings=settings))
+        with slot, st.spinner("Searching your documents…"):
+            first = next(items, None)
+        if first is not None:
+            slot.write_stream(deltas(chain([first], items)))
+        if not final:
+            raise RuntimeError("the answer stream ended without an Answer")
+    except Exception as exc:
+        message = error_message("Answering", exc)
+        slot.error(escape_markdown(message), icon="⚠️")
+        return Turn("assistant", "", error=message)
+    answer = final[-1]
+    with slot.container():
+        show_answer(answer, key)
+    return Turn("assistant", answer.text, answer)
+
+
+def show_answer(answer: Answer, key: str) -> None:
+    st.markdown(escape_markdown(answer.text))
+    if answer.refused:
+        st.warning("Your documents don't answer this. The closest passages are below.",
+                   icon="🔎")
+        for i, passage in enumerate(answer.passages, 1):
+            passage_card(i, passage, answer, key=f"passage-{key}-{i}")
+    else:
+        for citation in answer.citations:
+            citation_card(citation, answer, key=f"cite-{key}-{citation.n}")
+    details = [answer.backend] if answer.backend else []
+    if "total" in answer.timings:
+        details.append(f"{answer.timings['total']:.1f} s")
+    if answer.flagged:
+        details.append(f"{len(answer.flagged)} unsupported sentence(s) removed")
+    if details:
+        st.caption(escape_markdown(" · ".join(details)))
+
+
+def _context_spans(answer: Answer) -> list[Span]:
+    return [Span(p.doc_id, p.start, p.end, p.text) for p in answer.passages] + [
+        Span(c.doc_id, c.start, c.end, c.text) for c in answer.citations
+    ]
+
+
+def _card_header(label: str, title: str, source: str, page: int | None, section: str) -> None:
+    st.markdown(f"**{escape_markdown(label)}** {escape_markdown(title)}")
+    where = " · ".join(p for p in (display_name(source), location(page, section)) if p)
+    st.caption(escape_markdown(where))
+
+
+def citation_card(citation: Citation, answer: Answer, key: str) -> None:
+    """Source [n]: title, page/section, the passage with its supporting span highlighted."""
+    quote = (citation.quote_start - citation.start, citation.quote_end - citation.start)
+    with st.container(border=True, key=key):
+        _card_header(f"[{citation.n}]", citation.title, citation.source, citation.page,
+                     citation.section)
+        st.markdown(highlight_markdown(citation.text, *quote))
+        with st.expander("Surrounding text"):
+            span = Span(citation.doc_id, citation.start, citation.end, citation.text)
+            text, start, _ = surrounding_text(span, _context_spans(answer))
+            st.markdown(highlight_markdown(text, start + quote[0], start + quote[1]))
+
+
+def passage_card(i: int, passage: Passage, answer: Answer, key: str) -> None:
+    """A passage shown for a refused answer: close to the question, but not an answer."""
+    with st.container(border=True, key=key):
+        _card_header(f"{i}.", passage.title, passage.source, passage.page, passage.section)
+        st.markdown(escape_markdown(passage.text))
+        with st.expander("Surrounding text"):
+            span = Span(passage.doc_id, passage.start, passage.end, passage.text)
+            text, _, _ = surrounding_text(span, _context_spans(answer))
+            st.markdown(escape_markdown(text))
+
+
+# --- page ----------------------------------------------------------------------
+
+
+def main() -> None:
+    st.set_page_config(page_title="Ask your documents", page_icon="📄")
+    # No tracebacks in the browser even without .streamlit/config.toml ("false" would
+    # still show the trace in this Streamlit version; "none" hides everything).
+    st.set_option("client.showErrorDetails", "none")
+    st.title("Ask your documents")
+    try:
+        base = Settings.from_env()
+    except QAError as exc:
+        st.error(escape_markdown(str(exc)))
+        return
+    init_state(base)
+    with st.sidebar:
+        st.button("New chat", on_click=new_chat, icon="🗨️", width="stretch")
+        documents_area = st.container()
+        st.divider()
+        settings = settings_panel(base)
+    with shown_errors("Loading the models") as loaded:
+        with st.spinner("Loading the models (the first start takes a little while)…"):
+            warm_up(settings)
+        if settings.collection == base.collection:
+            seed_first_run(settings)
+    if not loaded.ok:
+        return
+    with documents_area, shown_errors("Listing the documents"):
+        documents_panel(settings)
+    chat_panel(settings)
+
+
+main()

@@ -1,0 +1,191 @@
+"""The citation check: every ``[n]`` must name a given passage that supports its sentence.
+
+An answer is split into sentences, each with the markers that follow it. Then:
+
+1. A marker that names no passage given to the model (``[7]`` of five) is
+   removed and reported.
+2. Each cited passage must *support* its sentence: the share of the sentence's
+   content words (stemmed, stop words and markers removed) found in the best
+   window of one or two adjacent sentences of the passage must reach
+   :data:`SUPPORT_THRESHOLD`, and every number in the sentence must occur in the
+   passage. A citation that fails is removed and reported.
+3. A sentence left without a supporting citation gets the given passage that
+   supports it best, if one does; otherwise the sentence is dropped and reported.
+4. Surviving markers are renumbered 1..m in order of first appearance, and each
+   cited passage becomes a :class:`Citation` whose quote is the supporting window.
+
+The threshold was measured on the local model's SQuAD answers (see
+``qa/evaluation/answers.py`` and the project's evaluation notes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from qa.answer.text import Sentence, content_words, split_sentences, strip_citations
+from qa.types import Citation, Passage
+
+SUPPORT_THRESHOLD = 0.5
+
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well one passage supports one claim; ``quote`` offsets are in the passage."""
+
+    score: float
+    quote: Sentence | None
+
+
+@dataclass
+class Claim:
+    """A sentence of the answer and the passage numbers (1-based) it cites."""
+
+    text: str
+    cited: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Checked:
+    """The outcome of :func:`check_citations`."""
+
+    text: str
+    citations: list[Citation]
+    flagged: list[str]
+    kept: int  # sentences that survived
+    dropped: int
+
+    @property
+    def supported(self) -> bool:
+        return self.kept > 0 and self.dropped == 0
+
+
+def markers(text: str) -> list[int]:
+    """The passage numbers cited in ``text``, in order, repeats kept.
+
+    >>> markers("China [1][2] and Iran [3, 1].")
+    [1, 2, 3, 1]
+    """
+    return [int(n) for group in _MARKER.findall(text) for n in re.split(r"[,;]", group)]
+
+
+def claims(answer: str) -> list[Claim]:
+    """The answer's sentences, each with the markers written in or right after it.
+
+    >>> [(c.text, c.cited) for c in claims("Pakistan and China. [1] Iran too [2].")]
+    [('Pakistan and China.', [1]), ('Iran too.', [2])]
+    """
+    out: list[Claim] = []
+    # "China. [1] Iran" -> "China [1]. Iran": a marker after a full stop belongs before it.
+    answer = _MARKER_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), answer)
+    for sentence in split_sentences(answer):
+        text = strip_citations(sentence.text)
+        cited = markers(sentence.text)
+        if not re.search(r"\w", text) and out:  # a marker-only piece belongs to the last sentence
+            out[-1].cited.extend(cited)
+            continue
+        text = re.sub(r"\s+([.!?,;:])", r"\1", text)
+        out.append(Claim(text, cited))
+    return out
+
+
+def support(claim: str, passage: str) -> Support:
+    """The best window (one or two adjacent sentences) of ``passage`` for ``claim``.
+
+    >>> s = support("Moscow hosted Pakistan and China.", "Rain fell. Moscow hosted China "
+    ...             "and Pakistan in January. It snowed.")
+    >>> round(s.score, 2), s.quote.text
+    (1.0, 'Moscow hosted China and Pakistan in January.')
+    """
+    needed = set(content_words(claim))
+    sentences = split_sentences(passage)
+    if not needed or not sentences:
+        return Support(0.0, None)
+    numbers = set(_NUMBER.findall(claim))
+    if numbers - set(_NUMBER.findall(passage)):
+        return Support(0.0, None)  # a number the passage does not have is invented
+    stems = [set(content_words(s.text)) for s in sentences]
+    windows = [(stems[i], s) for i, s in enumerate(sentences)]
+    # Pairs come last, so a pair is quoted only when it supports more than any one sentence.
+    windows += [
+        (stems[i] | stems[i + 1], Sentence(passage[a.start:b.end], a.start, b.end))
+        for i, (a, b) in enumerate(zip(sentences, sentences[1:], strict=False))
+    ]
+    best = Support(-1.0, None)
+    for found, window in windows:
+        score = len(needed & found) / len(needed)
+        if score > best.score + 1e-9:
+            best = Support(score, window)
+    return best
+
+
+def check_citations(
+    answer: str, passages: list[Passage], threshold: float = SUPPORT_THRESHOLD
+) -> Checked:
+    """Check and renumber the citations of ``answer``, given the ``passages`` it saw.
+
+    Returns the cleaned text, one :class:`Citation` per cited passage (numbered
+    by first appearance), and a note per removed marker or dropped sentence.
+    """
+    flagged: list[str] = []
+    kept_text: list[str] = []
+    order: dict[int, int] = {}  # passage index -> new number
+    quotes: dict[int, Sentence | None] = {}
+    dropped = 0
+    for claim in claims(answer):
+        valid = []
+        for n in dict.fromkeys(claim.cited):
+            if 1 <= n <= len(passages):
+                valid.append(n - 1)
+            else:
+                flagged.append(f"removed [{n}]: no passage {n} was given")
+        checks = {i: support(claim.text, passages[i].text) for i in valid}
+        good = [i for i in valid if checks[i].score >= threshold]
+        for i in valid:
+            if i not in good:
+                flagged.append(f"removed [{i + 1}] from {claim.text!r}: the passage does not "
+                               f"support it (support {checks[i].score:.2f})")
+        if not good:
+            best_i, best = _best_passage(claim.text, passages)
+            if best.score >= threshold:
+                good, checks[best_i] = [best_i], best
+            else:
+                dropped += 1
+                flagged.append(f"dropped {claim.text!r}: no given passage supports it "
+                               f"(best support {max(best.score, 0):.2f})")
+                continue
+        numbers = []
+        for i in good:
+            if i not in order:
+                order[i] = len(order) + 1
+                quotes[i] = checks[i].quote
+            numbers.append(order[i])
+        kept_text.append(claim.text[:-1] if claim.text[-1:] in ".!?" else claim.text)
+        kept_text[-1] += "".join(f" [{n}]" for n in numbers) + (
+            claim.text[-1] if claim.text[-1:] in ".!?" else "."
+        )
+    citations = [_citation(n, passages[i], quotes[i]) for i, n in order.items()]
+    return Checked(" ".join(kept_text), citations, flagged, len(kept_text), dropped)
+
+
+def _best_passage(claim: str, passages: list[Passage]) -> tuple[int, Support]:
+    best_i, best = -1, Support(-1.0, None)
+    for i, p in enumerate(passages):
+        s = support(claim, p.text)
+        if s.score > best.score:
+            best_i, best = i, s
+    return best_i, best
+
+
+def _citation(n: int, p: Passage, quote: Sentence | None) -> Citation:
+    q = quote or Sentence(p.text, 0, len(p.text))
+    return Citation(
+        n=n, source=p.source, title=p.title, page=p.page, section=p.section,
+        start=p.start, end=p.end, text=p.text, quote=q.text,
+        quote_start=p.start + q.start, quote_end=p.start + q.end,
+        chunk_id=p.chunk_id, doc_id=p.doc_id,
+    )

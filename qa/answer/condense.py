@@ -1,0 +1,116 @@
+"""Turning a follow-up question into a standalone one, with or without a model.
+
+With a chat model the question and the recent history go through
+:data:`~qa.answer.prompts.CONDENSE_PROMPT`. Without one (the extractive
+backend, or when the model's rewrite is unusable) a rule does it: a question
+that leans on the conversation (it starts with "and"/"what about", has a
+pronoun, or has fewer than two content words) gets the salient words of the
+previous user question appended, except words of a kind the follow-up replaces
+(its own month, year or number).
+
+>>> condense_rule_based("And which countries were invited in February?",
+...     [{"role": "user", "content": "Which countries took part in the conference "
+...       "Moscow hosted in January?"}])
+'And which countries were invited in February? (conference Moscow hosted)'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+
+from qa.answer.prompts import CONDENSE_PROMPT, history_text
+from qa.answer.text import content_words, stem
+from qa.retrieval import STOPWORDS
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[\w'-]+")
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(and|but|also|so|then|what about|how about|and what about|same for)\b", re.I
+)
+_PRONOUNS = frozenset(
+    "it its they them their theirs he him his she her this that these those there "
+    "former latter one ones".split()
+)
+_MONTHS = frozenset(
+    "january february march april may june july august september october november "
+    "december".split()
+)
+_QUESTION = frozenset(
+    "what which who whom whose when where why how much many name did does do took "
+    "take takes part".split()
+)
+
+
+def needs_history(question: str) -> bool:
+    """Whether ``question`` probably refers to earlier turns.
+
+    >>> needs_history("What about February?"), needs_history("Who founded the Normans?")
+    (True, False)
+    """
+    words = [w.lower() for w in _WORD.findall(question)]
+    if _FOLLOW_UP_START.search(question) or any(w in _PRONOUNS for w in words):
+        return True
+    return len(content_words(question, question=True)) < 2
+
+
+def _kind(word: str) -> str:
+    w = word.lower()
+    if w in _MONTHS:
+        return "month"
+    if w.isdigit():
+        return "year" if len(w) == 4 else "number"
+    return ""
+
+
+def condense_rule_based(question: str, history: list[dict[str, str]]) -> str:
+    """``question`` with the previous user question's salient words appended, if it needs them."""
+    previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
+    if not previous or not needs_history(question):
+        return question
+    asked = _WORD.findall(question)
+    have = {stem(w) for w in asked}
+    replaced = {_kind(w) for w in asked} - {""}
+    salient: list[str] = []
+    for word in _WORD.findall(previous[-1]):
+        low = word.lower()
+        if (low in STOPWORDS or low in _QUESTION or low in _PRONOUNS or stem(low) in have
+                or _kind(word) in replaced or word in salient):
+            continue
+        salient.append(word)
+    if not salient:
+        return question
+    return f"{question} ({' '.join(salient)})"
+
+
+def condense_with_model(
+    question: str, history: list[dict[str, str]], chat: BaseChatModel
+) -> str:
+    """The model's standalone rewrite of ``question``; the rule's when the rewrite is unusable."""
+    if not any(m.get("role") == "user" for m in history):
+        return question
+    chain = CONDENSE_PROMPT | _bounded(chat) | StrOutputParser()
+    try:
+        raw = chain.invoke({"history": history_text(history), "question": question})
+    except Exception:  # a failed rewrite must not cost the answer
+        log.warning("condensing the question failed; using the rule", exc_info=True)
+        return condense_rule_based(question, history)
+    lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
+    rewrite = re.sub(r"^(rewritten question|question|standalone question)\s*:\s*", "",
+                     lines[0] if lines else "", flags=re.I).strip().strip('"')
+    if not rewrite or len(rewrite) > 3 * len(question) + 200:
+        return condense_rule_based(question, history)
+    log.info("condensed %r -> %r", question, rewrite)
+    return rewrite
+
+
+def _bounded(chat: BaseChatModel) -> BaseChatModel:
+    from qa.llm import LlamaCppChatModel
+
+    if isinstance(chat, LlamaCppChatModel):
+        return chat.bind(max_tokens=60)  # type: ignore[return-value]
+    return chat

@@ -1,0 +1,86 @@
+"""How well each sentence of the retrieved passages answers the question.
+
+A sentence's score mixes three measured signals:
+
+* ``lexical``: the IDF-weighted share of the question's content words found in
+  the sentence, its preceding sentence and the document title (IDF over the
+  sentences of the retrieved passages, so words every passage shares count little
+  and a question word no passage has counts most);
+* ``semantic``: cosine similarity of question and sentence embeddings (the
+  collection's own embedding model);
+* ``rank``: the passage's place in the hybrid retrieval ranking.
+
+The weights were chosen on a tuning slice of SQuAD v1.1 dev (the stride-sampled
+questions between those ``qa eval answers`` reports on): they maximise how often
+the best sentence contains a gold answer. See docs in qa/evaluation/answers.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.answer.text import Sentence, content_words, coverage, idf_weights, split_sentences
+from qa.embeddings import Embedder
+from qa.types import Passage
+
+W_LEXICAL = 0.5
+W_SEMANTIC = 0.5
+W_RANK = 0.1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of one passage, scored against the question.
+
+    ``sentence`` offsets are relative to the passage text; add ``Passage.start``
+    for document offsets.
+    """
+
+    passage: int
+    sentence: Sentence
+    lexical: float
+    semantic: float
+    score: float
+
+    @property
+    def text(self) -> str:
+        return self.sentence.text
+
+
+def score_sentences(
+    question: str, passages: list[Passage], embedder: Embedder | None
+) -> list[Candidate]:
+    """Every sentence of ``passages`` scored for ``question``, best first.
+
+    Without an embedder the semantic signal is 0 and only words and rank count.
+    """
+    split = [split_sentences(p.text) for p in passages]
+    flat = [(i, s) for i, sentences in enumerate(split) for s in sentences]
+    if not flat:
+        return []
+    stems = [set(content_words(s.text)) for _, s in flat]
+    weights = idf_weights(stems)
+    asked = content_words(question, question=True)
+    semantic = _cosines(question, [s.text for _, s in flat], embedder)
+    titles = [set(content_words(p.title)) for p in passages]
+    out: list[Candidate] = []
+    for j, (i, sentence) in enumerate(flat):
+        previous = stems[j - 1] if j > 0 and flat[j - 1][0] == i else set()
+        own = coverage(asked, stems[j], weights)
+        context = coverage(asked, stems[j] | previous | titles[i], weights)
+        lexical = 0.75 * own + 0.25 * context
+        score = (W_LEXICAL * lexical + W_SEMANTIC * float(semantic[j])
+                 + W_RANK / (1 + i))
+        out.append(Candidate(i, sentence, lexical, float(semantic[j]), score))
+    out.sort(key=lambda c: c.score, reverse=True)
+    return out
+
+
+def _cosines(question: str, texts: list[str], embedder: Embedder | None) -> np.ndarray:
+    if embedder is None or not texts:
+        return np.zeros(len(texts), dtype=np.float32)
+    query = np.asarray(embedder.embed_query(question), dtype=np.float32)
+    vectors = np.asarray(embedder.embed_documents(texts), dtype=np.float32)
+    return vectors @ query  # both are L2-normalized

@@ -1,0 +1,433 @@
+"""The web UI (app.py) driven by Streamlit's AppTest, plus the pure helpers of qa.ui.
+
+The app tests use the real embedding model, a real index and the extractive
+backend. They share one data directory per module (so the model loads once) and
+each test gets a collection of its own (so no test sees another's documents).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import qa.answer
+from qa import QAError
+from qa.types import Answer
+from qa.ui import Span, escape_markdown, highlight_markdown, safe_file_name, surrounding_text
+from qa.ui import upload_path as make_upload_path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+SEED_QUESTION = "Which countries took part in the conference Moscow hosted in January?"
+REFUSED_QUESTION = "What is the population of Kabul?"
+UNIQUE_FACT = (
+    "# Zorblax Orchard Notes\n\n"
+    "The zorblax orchard near Lake Quillon was planted by Mirela Vantosz in 1987.\n\n"
+    "Each zorblax tree gives about forty purple fruits a season.\n"
+)
+UNIQUE_QUESTION = "Who planted the zorblax orchard near Lake Quillon?"
+HOSTILE = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> "
+    "[click](javascript:alert(3)) ![px](http://example.invalid/p.png) **bold** $x$ :smile:"
+)
+HIGHLIGHT = re.compile(r":yellow-background\[(.*?)(?<!\\)\]")
+
+pytestmark = pytest.mark.slow
+
+
+# --- fixtures ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("app_data")
+
+
+@pytest.fixture
+def collection(
+    shared_data: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """A fresh collection in the module's data directory, and the extractive backend."""
+    name = "t-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+    monkeypatch.setenv("QA_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("QA_COLLECTION", name)
+    monkeypatch.setenv("QA_LLM", "extractive")
+    return name
+
+
+@pytest.fixture
+def app(collection: str) -> AppTest:
+    """The app after its first run (seeds indexed into the test's collection)."""
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    assert_no_failure(at)
+    return at
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Records each ask_stream call the app makes, and passes it on to the real one."""
+    real = qa.answer.ask_stream
+    seen: list[dict[str, Any]] = []
+
+    def recording(question: str, history: Any = None, **kwargs: Any) -> Iterator[Any]:
+        seen.append({"question": question, "history": list(history or []), **kwargs})
+        yield from real(question, history, **kwargs)
+
+    monkeypatch.setattr(qa.answer, "ask_stream", recording)
+    return seen
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def assert_no_failure(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert_no_failure(at)
+    return at
+
+
+def answer_of(at: AppTest, turn: int = -1) -> Answer:
+    return at.session_state["turns"][turn].answer
+
+
+def markdown_in(block: Any) -> list[str]:
+    return [m.value for m in block.markdown]
+
+
+def sidebar_documents(at: AppTest) -> list[str]:
+    return [m for m in markdown_in(at.sidebar) if " · " in m]
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "text/plain") -> AppTest:
+    at.sidebar.file_uploader[0].upload(name, data, mime).run()
+    assert_no_failure(at)
+    return at
+
+
+def remove_button(at: AppTest, doc_id: str) -> Any:
+    return at.sidebar.button(key=f"remove-{doc_id}")
+
+
+def uploads(data_dir: Path, collection: str) -> list[Path]:
+    return sorted(p for p in (data_dir / "uploads" / collection).rglob("*") if p.is_file())
+
+
+# --- first run -----------------------------------------------------------------
+
+
+def test_first_run_indexes_seeds_and_says_so(app: AppTest) -> None:
+    assert any("First run" in i.value and "seeds" in i.value for i in app.info)
+    (doc,) = sidebar_documents(app)
+    assert "The ISIS Expansion in Afghanistan Is Pointed at Russia" in doc
+    assert re.search(r"\d+ chunks", doc)
+
+
+def test_seeds_are_added_only_once(app: AppTest, collection: str) -> None:
+    doc = qa.documents(collection)[0]
+    remove_button(app, doc.id).click().run()
+    again = AppTest.from_file(str(APP), default_timeout=180)
+    again.run()
+    assert_no_failure(again)
+    assert sidebar_documents(again) == []
+    assert not any("First run" in i.value for i in again.info)
+
+
+def test_other_collections_start_empty(app: AppTest) -> None:
+    app.sidebar.text_input(key="collection").set_value("second-shelf").run()
+    assert_no_failure(app)
+    assert sidebar_documents(app) == []
+    assert any("no documents yet" in c.value for c in app.sidebar.caption)
+
+
+# --- ask, cite, refuse ---------------------------------------------------------
+
+
+def test_answer_cites_the_passage_with_the_supporting_span_highlighted(app: AppTest) -> None:
+    ask(app, SEED_QUESTION)
+    answer = answer_of(app)
+    assert not answer.refused and answer.citations
+    reply = app.chat_message[-1]
+    shown = markdown_in(reply)
+    assert escape_markdown(answer.text) in shown
+    assert "[1]" in answer.text
+    first = answer.citations[0]
+    assert f"**\\[{first.n}\\]** {escape_markdown(first.title)}" in shown
+    highlighted = [h for m in shown for h in HIGHLIGHT.findall(m)]
+    assert any("Pakistan and China" in h.replace("\\", "") for h in highlighted)
+    assert any(e.label == "Surrounding text" for e in reply.expander)
+
+
+def test_follow_up_passes_the_history(app: AppTest, calls: list[dict[str, Any]]) -> None:
+    ask(app, SEED_QUESTION)
+    ask(app, "Which government was left out of it?")
+    first, second = calls
+    assert first["history"] == []
+    assert second["history"] == [
+        {"role": "user", "content": SEED_QUESTION},
+        {"role": "assistant", "content": answer_of(app, 1).text},
+    ]
+    assert len(app.chat_message) == 4
+
+
+def test_sidebar_choices_reach_the_chain(app: AppTest, calls: list[dict[str, Any]]) -> None:
+    app.sidebar.slider(key="k").set_value(3).run()
+    ask(app, SEED_QUESTION)
+    (call,) = calls
+    assert call["k"] == 3 and call["llm"] == "extractive"
+    assert call["collection"] == app.session_state["collection"]
+    assert app.sidebar.slider(key="k").value == 3  # kept for the session
+
+
+def test_refused_answer_says_so_and_lists_the_closest_passages(app: AppTest) -> None:
+    ask(app, REFUSED_QUESTION)
+    answer = answer_of(app)
+    assert answer.refused and answer.passages
+    reply = app.chat_message[-1]
+    assert any("don't answer" in w.value for w in reply.warning)
+    shown = markdown_in(reply)
+    for passage in answer.passages:
+        assert escape_markdown(passage.text) in shown
+
+
+def test_new_chat_clears_the_conversation(app: AppTest) -> None:
+    ask(app, SEED_QUESTION)
+    assert len(app.chat_message) == 2
+    app.sidebar.button[0].click().run()
+    assert len(app.chat_message) == 0
+    assert app.session_state["turns"] == []
+
+
+# --- upload and remove ---------------------------------------------------------
+
+
+def test_upload_ask_and_remove(app: AppTest, shared_data: Path, collection: str) -> None:
+    upload(app, "orchard notes.md", UNIQUE_FACT.encode(), "text/markdown")
+    assert any("orchard notes.md: added" in c.value.replace("\\", "") for c in app.sidebar.caption)
+    stored = uploads(shared_data, collection)
+    assert [p.name for p in stored] == ["orchard notes.md"]
+    assert any("Zorblax Orchard Notes" in d for d in sidebar_documents(app))
+    assert app.sidebar.file_uploader[0].value == []  # cleared, so not added twice
+
+    ask(app, UNIQUE_QUESTION)
+    answer = answer_of(app)
+    assert not answer.refused
+    assert any(c.title == "Zorblax Orchard Notes" for c in answer.citations)
+    assert "Mirela Vantosz" in answer.text
+
+    doc = next(d for d in qa.documents(collection) if d.title == "Zorblax Orchard Notes")
+    remove_button(app, doc.id).click().run()
+    assert_no_failure(app)
+    assert not any("Zorblax" in d for d in sidebar_documents(app))
+    assert any("Removed" in s.value for s in app.sidebar.success)
+    assert uploads(shared_data, collection) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/passwd.txt", "/etc/cron.d/evil.txt", "C:\\Users\\me\\..\\evil.txt",
+     "ev\x00il\x1b[31m.txt", "\u202etxt.evil.txt", ".hidden.txt", "x" * 300 + ".txt"],
+)
+def test_uploaded_names_never_choose_the_path(
+    app: AppTest, shared_data: Path, collection: str, name: str
+) -> None:
+    upload(app, name, b"Unusual storage notes: the vault key is kept in a blue jar.\n")
+    (stored,) = uploads(shared_data, collection)
+    root = (shared_data / "uploads" / collection).resolve()
+    assert stored.resolve().parent.parent == root
+    assert not stored.name.startswith(".")
+    assert len(stored.name) <= 100 and stored.suffix == ".txt"
+    assert all(c.isprintable() for c in stored.name)
+
+
+def test_too_big_and_broken_files_are_reported(
+    app: AppTest, shared_data: Path, collection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_MAX_FILE_MB", "1")
+    app.run()
+    assert "up to 1 MB" in app.sidebar.file_uploader[0].label
+    app.sidebar.file_uploader[0].upload("big.txt", b"a" * (2**20 + 10))
+    app.sidebar.file_uploader[0].upload("broken.pdf", b"%PDF-1.4 not really a pdf")
+    app.sidebar.file_uploader[0].upload("fine.txt", b"The heron Bartholomew nests by the mill.\n")
+    app.run()
+    assert_no_failure(app)
+    results = [c.value.replace("\\", "") for c in app.sidebar.caption]
+    assert any("big.txt: failed" in r and "limit is 1 MB" in r for r in results)
+    assert any("broken.pdf: failed" in r for r in results)
+    assert any("fine.txt: added" in r for r in results)
+    assert [p.name for p in uploads(shared_data, collection)] == ["fine.txt"]
+
+
+# --- document text stays text --------------------------------------------------
+
+
+def test_markup_in_documents_is_shown_as_text(app: AppTest) -> None:
+    upload(app, "<b>hostile</b>.html", (
+        "<html><body><p>The quokka council meets on Tuesdays at the old lighthouse. "
+        f"{HOSTILE.replace('<', '&lt;').replace('>', '&gt;')}</p></body></html>"
+    ).encode(), "text/html")
+    ask(app, "When does the quokka council meet?")
+    answer = answer_of(app)
+    cited = answer.citations[0].text if answer.citations else answer.passages[0].text
+    assert "<script>" in cited  # the loader kept the text, so the app must escape it
+    every = list(app.markdown) + list(app.caption) + list(app.sidebar.markdown)
+    for element in every:
+        assert not element.proto.allow_html
+        # Left after removing escaped characters: only our own bold and highlight syntax.
+        bare = re.sub(r"\\.", "", element.value).replace(":yellow-background[", "")
+        bare = bare.replace("]", "").replace("**", "")
+        assert not re.search(r"[<>\[()*_`$!&:]", bare), element.value
+    assert not app.get("html")
+
+
+# --- errors --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "shown"),
+    [
+        (QAError("No index for 'x'; run `qa ingest seeds/` first"), "run `qa ingest seeds/`"),
+        (RuntimeError("disk on fire"), "failed unexpectedly (RuntimeError: disk on fire)"),
+    ],
+)
+def test_answer_errors_are_messages(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch, exc: Exception, shown: str
+) -> None:
+    def failing(*args: Any, **kwargs: Any) -> Iterator[str]:
+        yield "partial "
+        raise exc
+
+    monkeypatch.setattr(qa.answer, "ask_stream", failing)
+    ask(app, SEED_QUESTION)
+    assert any(shown in e.replace("\\", "") for e in errors(app))
+    ask(app, SEED_QUESTION)  # the page still works, and the failed turn stays visible
+    assert len(errors(app)) == 2
+
+
+def test_removing_a_document_that_is_gone_is_a_message(app: AppTest, collection: str) -> None:
+    doc = qa.documents(collection)[0]
+    qa.remove(doc.id, collection)  # e.g. from another browser tab
+    remove_button(app, doc.id).click().run()
+    assert_no_failure(app)
+    assert any("matches no document" in e for e in errors(app))
+
+
+def test_bad_collection_name_is_a_message(app: AppTest) -> None:
+    app.sidebar.text_input(key="collection").set_value("no/such name").run()
+    assert_no_failure(app)
+    assert any("not allowed" in e for e in errors(app))
+    assert sidebar_documents(app)  # falls back to the configured collection
+
+
+def test_bad_environment_is_a_message(collection: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_K", "lots")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert_no_failure(at)
+    assert any("QA_K='lots' is not a whole number" in e.replace("\\", "") for e in errors(at))
+
+
+def test_remote_backend_from_the_environment_is_offered(
+    collection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_LLM", "openai:gpt-4o-mini")
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    assert_no_failure(at)
+    backend = at.sidebar.selectbox(key="backend")
+    assert "extractive" in backend.options and "openai:gpt-4o-mini" in backend.options
+    assert backend.value == "openai:gpt-4o-mini"
+
+
+# --- qa.ui (pure helpers) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain words", "plain words"),
+        ("<b>x</b>", "\\<b\\>x\\<\\/b\\>"),
+        ("[a](javascript:x)", "\\[a\\]\\(javascript\\:x\\)"),
+        ("**1.** $x$ :smile:", "\\*\\*1\\.\\*\\* \\$x\\$ \\:smile\\:"),
+        ("line one\nline two", "line one  \nline two"),
+    ],
+)
+def test_escape_markdown(text: str, expected: str) -> None:
+    assert escape_markdown(text) == expected
+
+
+def test_escape_markdown_works_piecewise() -> None:
+    pieces = ["<scr", "ipt>**a", "\\", "b**</", "script>\n"]
+    assert "".join(escape_markdown(p) for p in pieces) == escape_markdown("".join(pieces))
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "expected"),
+    [
+        ("Moscow hosted talks.", 7, 13, "Moscow :yellow-background[hosted] talks\\."),
+        ("a [b] c", 2, 5, "a :yellow-background[\\[b\\]] c"),
+        ("one\ntwo", 0, 7, ":yellow-background[one]  \n:yellow-background[two]"),
+        ("keep <i>", 5, 5, "keep \\<i\\>"),
+        ("edge", -3, 99, ":yellow-background[edge]"),
+        ("x  y", 1, 3, "x  y"),
+    ],
+)
+def test_highlight_markdown(text: str, start: int, end: int, expected: str) -> None:
+    assert highlight_markdown(text, start, end) == expected
+
+
+def test_surrounding_text_stitches_neighbouring_passages() -> None:
+    doc = "First para.\n\nSecond para.\n\nThird para."
+    first, second, third = (Span("d", doc.index(t), doc.index(t) + len(t), t)
+                            for t in ("First para.", "Second para.", "Third para."))
+    other_doc = Span("e", 0, 11, "Other text.")
+    text, start, end = surrounding_text(second, [first, third, other_doc])
+    assert text == doc and text[start:end] == "Second para."
+    text, start, end = surrounding_text(second, [third])
+    assert text == "Second para.\n\nThird para." and (start, end) == (0, 12)
+    text, start, end = surrounding_text(second, [first, third], max_extra=4)
+    assert text.startswith("… ") and text.endswith(" …") and text[start:end] == "Second para."
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("notes.md", "notes.md"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\Users\\me\\..\\evil.txt", "evil.txt"),
+        ("a\x00b\x1fc.txt", "abc.txt"),
+        ("..", "upload"),
+        (".bashrc", "bashrc"),
+        ("<b>report</b>.pdf", "b_.pdf"),  # "/" ends a folder name, even inside a tag
+        ("résumé 2024.docx", "résumé 2024.docx"),
+    ],
+)
+def test_safe_file_name(name: str, expected: str) -> None:
+    assert safe_file_name(name) == expected
+
+
+def test_safe_file_name_is_short_and_keeps_the_suffix() -> None:
+    name = safe_file_name("y" * 500 + ".docx")
+    assert len(name) == 100 and name.endswith(".docx")
+
+
+def test_upload_path_is_inside_the_folder_and_named_by_content(tmp_path: Path) -> None:
+    a = make_upload_path(tmp_path, "../x.txt", b"one")
+    b = make_upload_path(tmp_path, "../x.txt", b"two")
+    assert a.parent.parent == b.parent.parent == tmp_path
+    assert a.name == b.name == "x.txt" and a.parent != b.parent
+    assert a.parent.name == hashlib.sha256(b"one").hexdigest()[:16]

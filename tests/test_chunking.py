@@ -1,0 +1,88 @@
+"""Chunking: spans are exact, structure is followed, nothing exceeds the model's limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.chunking import chunk_document, embedding_header, embedding_text
+from qa.types import Block, LoadedDocument
+
+
+def words(texts: list[str]) -> list[int]:
+    """A stand-in tokenizer for logic tests: one word piece per word."""
+    return [len(t.split()) for t in texts]
+
+
+def doc_of(paragraphs: list[tuple[str, str, int | None, str]], title: str = "T") -> LoadedDocument:
+    text, blocks = "", []
+    for kind, para, page, section in paragraphs:
+        if text:
+            text += "\n\n"
+        blocks.append(Block(len(text), len(text) + len(para), page, section, kind))
+        text += para
+    return LoadedDocument("mem", title, text, blocks, "h")
+
+
+def test_small_paragraphs_are_packed_together() -> None:
+    doc = doc_of([("text", "one two three", None, ""), ("text", "four five", None, "")])
+    chunks = chunk_document(doc, "d", words, chunk_tokens=20, overlap=0, max_tokens=50)
+    assert [c.text for c in chunks] == ["one two three\n\nfour five"]
+
+
+def test_spans_are_exact_and_ids_follow_order() -> None:
+    paras = [("text", f"Sentence {i} is here. Another one follows it.", None, "") for i in range(30)]
+    doc = doc_of(paras)
+    chunks = chunk_document(doc, "d", words, chunk_tokens=20, overlap=0, max_tokens=50)
+    assert len(chunks) > 5
+    for i, c in enumerate(chunks):
+        assert doc.text[c.start : c.end] == c.text
+        assert c.index == i and c.chunk_id == f"d:{i}"
+
+
+def test_sections_and_pages_are_never_mixed() -> None:
+    doc = doc_of([
+        ("heading", "Intro", 1, "Intro"), ("text", "alpha beta", 1, "Intro"),
+        ("text", "gamma delta", 2, "Intro"), ("heading", "Method", 2, "Method"),
+        ("text", "epsilon", 2, "Method"),
+    ])
+    chunks = chunk_document(doc, "d", words, chunk_tokens=50, overlap=0, max_tokens=60)
+    assert [(c.text, c.page, c.section) for c in chunks] == [
+        ("Intro\n\nalpha beta", 1, "Intro"),
+        ("gamma delta", 2, "Intro"),
+        ("Method\n\nepsilon", 2, "Method"),
+    ]
+
+
+def test_long_paragraph_splits_at_sentences_with_overlap() -> None:
+    sentences = [f"Sentence number {i} has six words." for i in range(12)]
+    doc = doc_of([("text", " ".join(sentences), None, "")])
+    chunks = chunk_document(doc, "d", words, chunk_tokens=20, overlap=6, max_tokens=60)
+    assert len(chunks) >= 4
+    for c in chunks:
+        assert c.text.startswith("Sentence") and c.text.endswith(".")
+        assert len(c.text.split()) <= 20
+    # The last sentence of one chunk opens the next.
+    assert chunks[1].text.startswith(chunks[0].text.split(". ")[-1].rstrip("."))
+
+
+@pytest.mark.parametrize("text", ["word " * 600, "x" * 5000, "supercalifragilistic" * 300])
+def test_text_without_sentences_is_cut_to_fit(text: str, embedder) -> None:  # type: ignore[no-untyped-def]
+    doc = doc_of([("text", text.strip(), None, "")], title="A title")
+    chunks = chunk_document(doc, "d", embedder.count_tokens, chunk_tokens=200, overlap=0,
+                            max_tokens=embedder.max_tokens)
+    bodies = [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
+    assert max(embedder.count_tokens(bodies)) <= embedder.max_tokens
+    assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "")
+
+
+@pytest.mark.slow
+def test_seed_chunks_fit_the_model(embedder) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import SEEDS
+    from qa.loaders import load
+
+    doc = load(next(SEEDS.glob("*.txt")))
+    chunks = chunk_document(doc, "d", embedder.count_tokens, max_tokens=embedder.max_tokens)
+    bodies = [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
+    assert max(embedder.count_tokens(bodies)) <= embedder.max_tokens
+    assert any("Pakistan and China" in c.text for c in chunks)
+    assert not any("<u>" in c.text for c in chunks)
