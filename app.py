@@ -24,6 +24,7 @@ import streamlit as st
 
 from qa import QAError, Settings, documents, ingest, remove
 from qa.answer import ask_stream
+from qa.answer.ask import chat_model
 from qa.llm import available_backends, parse_spec
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.pipeline import IngestProgress
@@ -44,8 +45,11 @@ APP_DIR = Path(__file__).resolve().parent
 SEEDS = APP_DIR / "seeds"
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
 MAX_K = 20
-STATUS_ICONS = {"added": "✅", "replaced": "🔄", "unchanged": "➖", "duplicate": "➖",
-                "failed": "❌"}
+# Material icons ship with Streamlit; emoji need fonts a server or kiosk may not have.
+STATUS_ICONS = {"added": ":material/check_circle:", "replaced": ":material/sync:",
+                "unchanged": ":material/check:", "duplicate": ":material/content_copy:",
+                "failed": ":material/error:"}
+ERROR_ICON = ":material/error:"
 
 
 @dataclass
@@ -83,7 +87,7 @@ def shown_errors(action: str) -> Iterator[Outcome]:
         yield outcome
     except Exception as exc:  # st.stop/st.rerun are BaseExceptions and pass through
         outcome.ok = False
-        st.error(escape_markdown(error_message(action, exc)), icon="⚠️")
+        st.error(escape_markdown(error_message(action, exc)), icon=ERROR_ICON)
 
 
 def notify(kind: str, message: str) -> None:
@@ -162,9 +166,24 @@ def settings_panel(base: Settings) -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up(settings: Settings) -> None:
-    """Load the embedding model and open the store once per process and settings."""
+def open_index(settings: Settings) -> None:
+    """Load the embedding model and open the store, once per process and settings."""
     documents(settings=settings)
+
+
+@st.cache_resource(show_spinner=False)
+def load_answer_model(spec: str, data_dir: str, _settings: Settings) -> None:
+    """Load the chosen chat model once per process (llama.cpp weights load on first use,
+    so the local model answers one token here). Remote models are not called."""
+    chat = chat_model(spec, _settings)
+    if chat is not None and parse_spec(spec).kind == "local":
+        chat.invoke("Hi", max_tokens=1)
+
+
+def warm_up(settings: Settings) -> None:
+    with st.spinner("Loading the models (the first start takes a little while)…"):
+        open_index(settings)
+        load_answer_model(settings.llm, str(settings.data_dir.resolve()), settings)
 
 
 def seed_first_run(settings: Settings) -> None:
@@ -178,9 +197,13 @@ def seed_first_run(settings: Settings) -> None:
         return
     with st.status("First run: indexing the sample documents in seeds/ …") as status:
         report = ingest([SEEDS], settings=settings, progress=progress_bar(status))
-        status.update(label="First run: indexed the sample documents", state="complete")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+        for result in report.failed:
+            status.caption(describe_result(display_name(result.path), result))
+        status.update(label=f"First run: seeds/ — {report.summary()}",
+                      state="error" if report.failed else "complete")
+    if report.count("added") or report.count("unchanged"):
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
     st.session_state.seed_message = (
         f"First run: the collection '{settings.collection}' was empty, so the sample documents "
         f"in seeds/ were indexed ({report.summary()})."
@@ -223,20 +246,19 @@ def documents_panel(settings: Settings) -> None:
         # A fresh uploader, so the same files are not added again on the next run.
         st.session_state.uploader_key += 1
     for name, result in st.session_state.upload_results:
-        st.caption(escape_markdown(describe_result(name, result)))
+        st.caption(describe_result(name, result))
     show_notices()
     docs = documents(settings=settings)
     if not docs:
         st.caption(escape_markdown(f"The collection '{settings.collection}' has no documents yet."))
     for doc in docs:
-        text_col, button_col = st.columns([4, 2], vertical_alignment="center")
-        text_col.markdown(
-            f"**{escape_markdown(doc.title)}**  \n"
-            + escape_markdown(f"{display_name(doc.source)} · {chunks(doc.chunks)}")
-        )
+        text_col, button_col = st.columns([5, 1], vertical_alignment="center")
+        text_col.markdown(f"**{escape_markdown(doc.title)}**")
+        text_col.caption(escape_markdown(f"{display_name(doc.source)} · {chunks(doc.chunks)}"))
         button_col.button(
-            "Remove", key=f"remove-{doc.id}", on_click=remove_document,
-            args=(doc.id, settings), help=f"Remove {display_name(doc.source)} from the index",
+            ":material/delete:", key=f"remove-{doc.id}", on_click=remove_document,
+            args=(doc.id, settings), type="tertiary",
+            help=escape_markdown(f"Remove {display_name(doc.source)} from the index"),
         )
 
 
@@ -275,14 +297,14 @@ def ingest_uploads(files: list[Any], settings: Settings) -> list[tuple[str, File
 
 
 def describe_result(name: str, result: FileResult) -> str:
-    icon = STATUS_ICONS.get(result.status, "")
-    text = f"{icon} {name}: {result.status}"
+    """One caption line (Markdown) saying what happened to an uploaded file."""
+    text = f"{name}: {result.status}"
     if result.status in ("added", "replaced"):
         text += f", {chunks(result.chunks)}"
     if result.message:
         # Generated upload paths mean nothing to the user; show file names.
         text += " — " + re.sub(r"/\S*/uploads/\S+?/[0-9a-f]{16}/", "", result.message)
-    return text
+    return f"{STATUS_ICONS.get(result.status, '')} {escape_markdown(text)}"
 
 
 def chunks(n: int) -> str:
@@ -323,7 +345,7 @@ def chat_panel(settings: Settings) -> None:
     for i, turn in enumerate(turns):
         with st.chat_message(turn.role):
             if turn.error:
-                st.error(escape_markdown(turn.error), icon="⚠️")
+                st.error(escape_markdown(turn.error), icon=ERROR_ICON)
             elif turn.answer is not None:
                 show_answer(turn.answer, key=f"t{i}")
             else:
@@ -368,7 +390,7 @@ def stream_answer(
             raise RuntimeError("the answer stream ended without an Answer")
     except Exception as exc:
         message = error_message("Answering", exc)
-        slot.error(escape_markdown(message), icon="⚠️")
+        slot.error(escape_markdown(message), icon=ERROR_ICON)
         return Turn("assistant", "", error=message)
     answer = final[-1]
     with slot.container():
@@ -380,7 +402,7 @@ def show_answer(answer: Answer, key: str) -> None:
     st.markdown(escape_markdown(answer.text))
     if answer.refused:
         st.warning("Your documents don't answer this. The closest passages are below.",
-                   icon="🔎")
+                   icon=":material/search_off:")
         for i, passage in enumerate(answer.passages, 1):
             passage_card(i, passage, answer, key=f"passage-{key}-{i}")
     else:
@@ -403,7 +425,7 @@ def _context_spans(answer: Answer) -> list[Span]:
 
 def _card_header(label: str, title: str, source: str, page: int | None, section: str) -> None:
     st.markdown(f"**{escape_markdown(label)}** {escape_markdown(title)}")
-    where = " · ".join(p for p in (display_name(source), location(page, section)) if p)
+    where = " · ".join(p for p in (display_name(source), location(page, section, title)) if p)
     st.caption(escape_markdown(where))
 
 
@@ -447,13 +469,12 @@ def main() -> None:
         return
     init_state(base)
     with st.sidebar:
-        st.button("New chat", on_click=new_chat, icon="🗨️", width="stretch")
+        st.button("New chat", on_click=new_chat, icon=":material/add_comment:", width="stretch")
         documents_area = st.container()
         st.divider()
         settings = settings_panel(base)
     with shown_errors("Loading the models") as loaded:
-        with st.spinner("Loading the models (the first start takes a little while)…"):
-            warm_up(settings)
+        warm_up(settings)
         if settings.collection == base.collection:
             seed_first_run(settings)
     if not loaded.ok:

@@ -21,7 +21,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
 from qa.config import Settings
 from qa.errors import QAError
-from qa.langchain import QARetriever
 from qa.types import DocumentInfo, FileResult, IngestReport, LoadedDocument, Passage
 
 __all__ = [
@@ -41,3 +40,12 @@ __all__ = [
     "retrieve",
     "retriever",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # LangChain takes most of a second to import; only pay for it when used.
+    if name == "QARetriever":
+        from qa.langchain import QARetriever
+
+        return QARetriever
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

@@ -14,6 +14,9 @@ Every setting has a default and a ``QA_*`` environment variable::
     QA_SEARCH_MODE     "hybrid", "dense" or "keyword"
     QA_LLM             answer backend: "local", "extractive" or "provider:model"
     QA_K               passages per question (default 5)
+    QA_MAX_FILE_MB     largest file accepted (default 200)
+    QA_PARSE_TIMEOUT   seconds one file may take to parse (default 300)
+    QA_PARSE_MEMORY_MB memory one file's parser may use (default 4096)
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class Settings:
     llm: str = "extractive"
     k: int = 5
     max_file_mb: int = 200
+    parse_timeout: int = 300
+    parse_memory_mb: int = 4096
 
     def __post_init__(self) -> None:
         _check_choice("QA_SEARCH_MODE", self.search_mode, SearchMode)

@@ -39,6 +39,10 @@ class LoaderError(QAError):
         self.path = path
         self.reason = message
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Loaders run in a worker process; the error must survive pickling.
+        return (type(self), (self.path, self.reason))
+
 
 class UnsupportedFileError(LoaderError):
     """The file's type is not one qa reads."""

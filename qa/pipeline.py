@@ -21,6 +21,7 @@ from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import Settings
 from qa.embeddings import Embedder
 from qa.errors import LoaderError, QAError
+from qa.parsing import Limits, load_isolated
 from qa.registry import CollectionInfo
 from qa.store import Store
 from qa.types import Chunk, FileResult, IngestReport, LoadedDocument
@@ -96,14 +97,23 @@ class _Prepared:
     doc: LoadedDocument
     doc_id: str
     chunks: list[Chunk]
-    bodies: list[str]
     replaces: list[str]
     result: FileResult
+    embedded: int = 0  # chunks whose vectors are in Chroma already
+
+    def body(self, chunk: Chunk) -> str:
+        return embedding_text(embedding_header(self.doc.title, chunk.section), chunk.text)
 
 
 @dataclass
 class Ingestor:
-    """Writes documents into one collection; use as ``with store.writing() as info``."""
+    """Writes documents into one collection, inside ``store.writing()``.
+
+    Chunks are embedded in batches of ``EMBED_BATCH_CHUNKS`` across documents and
+    their vectors written to Chroma batch by batch, so memory stays bounded
+    whatever the corpus size; a document becomes searchable when its last
+    batch is written.
+    """
 
     settings: Settings
     embedder: Embedder
@@ -115,26 +125,28 @@ class Ingestor:
     _pending: list[_Prepared] = field(default_factory=list)
     _started: float = field(default_factory=time.perf_counter)
 
-    def add_file(self, path: Path) -> None:
-        from qa.loaders import load
-
+    def needs_parsing(self, path: Path) -> bool:
+        """Hash a file; report it and return False when its content is indexed already."""
         source = str(path.resolve())
         try:
             stat = path.stat()
             content_hash = file_hash(path)
         except OSError as exc:
             self._done(FileResult(str(path), "failed", message=f"cannot read: {exc.strerror}"))
+            return False
+        return not self._already_known(doc_id_for(content_hash), source, stat.st_mtime)
+
+    def add_loaded(self, path: Path, loaded: LoadedDocument | LoaderError) -> None:
+        if isinstance(loaded, LoaderError):
+            self._done(FileResult(str(path), "failed", message=loaded.reason))
             return
-        doc_id = doc_id_for(content_hash)
-        if self._already_known(doc_id, source, stat.st_mtime):
-            return
+        loaded.source = str(path.resolve())
         try:
-            doc = load(path, max_bytes=self.settings.max_file_mb * 2**20)
-        except LoaderError as exc:
-            self._done(FileResult(str(path), "failed", message=exc.reason))
-            return
-        doc.source = source
-        self.add_document(doc, doc_id=doc_id, size=stat.st_size, mtime=stat.st_mtime)
+            stat = path.stat()
+            size, mtime = stat.st_size, stat.st_mtime
+        except OSError:
+            size, mtime = 0, 0.0
+        self.add_document(loaded, doc_id=doc_id_for(loaded.content_hash), size=size, mtime=mtime)
 
     def _already_known(self, doc_id: str, source: str, mtime: float) -> bool:
         """Report a document whose content is indexed (or queued) already."""
@@ -173,32 +185,46 @@ class Ingestor:
             self._done(FileResult(doc.source, "failed", message="has no text to index"))
             return
         replaces = [d.id for d in self.store.registry.by_source(self.info.name, doc.source)]
-        bodies = [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
         self.store.registry.begin_document(
             self.info.name, doc_id, doc.source, doc.title, size, mtime
         )
         status = "replaced" if replaces else "added"
         result = FileResult(doc.source, status, doc_id, len(chunks))
-        self._pending.append(_Prepared(doc, doc_id, chunks, bodies, replaces, result))
-        if sum(len(p.chunks) for p in self._pending) >= EMBED_BATCH_CHUNKS:
-            self.flush()
+        self._pending.append(_Prepared(doc, doc_id, chunks, replaces, result))
+        while sum(len(p.chunks) - p.embedded for p in self._pending) >= EMBED_BATCH_CHUNKS:
+            self._embed_batch()
+
+    def _embed_batch(self) -> None:
+        """Embed up to one batch of queued chunks; commit documents that are complete."""
+        work: list[tuple[_Prepared, int, int]] = []
+        room = EMBED_BATCH_CHUNKS
+        for prepared in self._pending:
+            if room == 0:
+                break
+            take = min(room, len(prepared.chunks) - prepared.embedded)
+            if take:
+                work.append((prepared, prepared.embedded, prepared.embedded + take))
+                room -= take
+        texts = [p.body(c) for p, a, b in work for c in p.chunks[a:b]]
+        vectors = self.embedder.embed_documents(texts)
+        offset = 0
+        for prepared, a, b in work:
+            self.store.add_vectors(self.info, prepared.chunks[a:b], vectors[offset : offset + b - a])
+            offset += b - a
+            prepared.embedded = b
+            self.report.chunks_embedded += b - a
+        while self._pending and self._pending[0].embedded == len(self._pending[0].chunks):
+            done = self._pending.pop(0)
+            self.store.commit(
+                self.info, done.doc_id, done.chunks, [done.body(c) for c in done.chunks],
+                done.doc.text, done.doc.blocks, done.replaces,
+            )
+            self._done(done.result)
 
     def flush(self) -> None:
-        """Embed the queued documents together, then commit each one."""
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        vectors = self.embedder.embed_documents([b for p in batch for b in p.bodies])
-        offset = 0
-        for prepared in batch:
-            n = len(prepared.chunks)
-            self.store.add(
-                self.info, prepared.doc_id, prepared.chunks, vectors[offset : offset + n],
-                prepared.bodies, prepared.doc.text, prepared.doc.blocks, prepared.replaces,
-            )
-            offset += n
-            self.report.chunks_embedded += n
-            self._done(prepared.result)
+        """Embed and commit everything queued."""
+        while self._pending:
+            self._embed_batch()
 
     def _done(self, result: FileResult) -> None:
         if result.status == "failed":
@@ -221,20 +247,29 @@ def ingest_files(
     store: Store,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Ingest files and folders; one failed file never stops the others."""
+    """Ingest files and folders; one failed file never stops the others.
+
+    Files are parsed in a worker process (see :mod:`qa.parsing`) one or two
+    files ahead of the embedder, each within a time and memory limit.
+    """
     from qa.loaders import SUPPORTED_SUFFIXES
 
     items = list(iter_files(paths, SUPPORTED_SUFFIXES))
+    limits = Limits(
+        max_bytes=settings.max_file_mb * 2**20, seconds=float(settings.parse_timeout),
+        memory_bytes=settings.parse_memory_mb * 2**20,
+    )
     with store.writing() as info:
         ingestor = Ingestor(settings, embedder, store, info, progress, files_total=len(items))
         for item in items:
             if isinstance(item, FileResult):
                 ingestor._done(item)
-                continue
+        to_parse = (p for p in items if isinstance(p, Path) and ingestor.needs_parsing(p))
+        for path, loaded in load_isolated(to_parse, limits):
             try:
-                ingestor.add_file(item)
+                ingestor.add_loaded(path, loaded)
             except QAError as exc:
-                ingestor._done(FileResult(str(item), "failed", message=str(exc)))
+                ingestor._done(FileResult(str(path), "failed", message=str(exc)))
         ingestor.flush()
     return ingestor.report
 

@@ -150,18 +150,8 @@ class Store:
         for generation in self.registry.stale_generations(self.name, info.generation):
             self._drop_generation(generation)
 
-    def add(
-        self,
-        info: CollectionInfo,
-        doc_id: str,
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        bodies: list[str],
-        text: str,
-        blocks: list[Block],
-        replaces: list[str],
-    ) -> None:
-        """Write a registered ``pending`` document's vectors, then make it searchable."""
+    def add_vectors(self, info: CollectionInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Write vectors of a registered ``pending`` document (not searchable yet)."""
         collection = self.vectors(info)
         step = max(1, min(5000, self._client.get_max_batch_size()))
         for i in range(0, len(chunks), step):
@@ -172,6 +162,18 @@ class Store:
                 metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in part],
                 documents=[c.text for c in part],
             )
+
+    def commit(
+        self,
+        info: CollectionInfo,
+        doc_id: str,
+        chunks: list[Chunk],
+        bodies: list[str],
+        text: str,
+        blocks: list[Block],
+        replaces: list[str],
+    ) -> None:
+        """Make a document whose vectors are written searchable; retire what it replaces."""
         self.registry.commit_document(info, doc_id, chunks, bodies, text, blocks, replaces)
         for old in replaces:
             if old != doc_id:

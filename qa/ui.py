@@ -69,10 +69,16 @@ def _mark_line(line: str) -> str:
     return f"{escape_markdown(lead)}:{HIGHLIGHT}[{escape_markdown(core)}]{escape_markdown(trail)}"
 
 
-def location(page: int | None, section: str) -> str:
-    """"p. 3 · Intro > Scope", "p. 3", "Intro > Scope" or ""."""
-    parts = ([f"p. {page}"] if page else []) + ([section] if section.strip() else [])
-    return " · ".join(parts)
+def location(page: int | None, section: str, title: str = "") -> str:
+    """Where a passage is: "p. 3 · Scope > Limits", "p. 3", "Scope" or "".
+
+    A leading section equal to the document's ``title`` is left out (loaders
+    often make the title the top heading), since the title is shown anyway.
+    """
+    parts = [s.strip() for s in section.split(" > ") if s.strip()]
+    if parts and title.strip() and parts[0] == title.strip():
+        parts = parts[1:]
+    return " · ".join(([f"p. {page}"] if page else []) + ([" > ".join(parts)] if parts else []))
 
 
 def display_name(source: str) -> str:

@@ -5,13 +5,14 @@ With a chat model the question and the recent history go through
 backend, or when the model's rewrite is unusable) a rule does it: a question
 that leans on the conversation (it starts with "and"/"what about", has a
 pronoun, or has fewer than two content words) gets the salient words of the
-previous user question appended, except words of a kind the follow-up replaces
-(its own month, year or number).
+previous user question appended (its probable names and nouns: capitalised words,
+words after a determiner, numbers), except words of a kind the follow-up
+replaces (its own month, year or number).
 
 >>> condense_rule_based("And which countries were invited in February?",
 ...     [{"role": "user", "content": "Which countries took part in the conference "
 ...       "Moscow hosted in January?"}])
-'And which countries were invited in February? (conference Moscow hosted)'
+'And which countries were invited in February? (conference Moscow)'
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _PRONOUNS = frozenset(
     "it its they them their theirs he him his she her this that these those there "
     "former latter one ones".split()
 )
+_DETERMINERS = frozenset("the a an this that these those its their his her our".split())
 _MONTHS = frozenset(
     "january february march april may june july august september october november "
     "december".split()
@@ -76,12 +78,17 @@ def condense_rule_based(question: str, history: list[dict[str, str]]) -> str:
     have = {stem(w) for w in asked}
     replaced = {_kind(w) for w in asked} - {""}
     salient: list[str] = []
-    for word in _WORD.findall(previous[-1]):
+    words = _WORD.findall(previous[-1])
+    for i, word in enumerate(words):
         low = word.lower()
         if (low in STOPWORDS or low in _QUESTION or low in _PRONOUNS or stem(low) in have
                 or _kind(word) in replaced or word in salient):
             continue
-        salient.append(word)
+        # Without a tagger, keep what is probably a name or a noun: capitalised
+        # words past the first, words after a determiner, numbers.
+        after_determiner = i > 0 and words[i - 1].lower() in _DETERMINERS
+        if (i > 0 and word[0].isupper()) or after_determiner or word[0].isdigit():
+            salient.append(word)
     if not salient:
         return question
     return f"{question} ({' '.join(salient)})"

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,10 +38,12 @@ CHROMIUM_ARGS = [
 SEED_QUESTION = "Which countries took part in the conference Moscow hosted in January?"
 REFUSED_QUESTION = "What is the population of Kabul?"
 UPLOAD_NAME = "orchard notes.txt"
+# The text loader decodes entities, so the passage holds live-looking markup the page must
+# show as text and never run.
 UPLOAD_TEXT = (
     "Zorblax Orchard Notes\n\n"
     "The zorblax orchard near Lake Quillon was planted by Mirela Vantosz in 1987. "
-    "<img src=x onerror=\"alert('img')\"> <script>alert('script')</script>\n\n"
+    "&lt;img src=x onerror=alert('img')&gt; &lt;script&gt;alert('script')&lt;/script&gt;\n\n"
     "Each zorblax tree gives about forty purple fruits a season.\n"
 )
 UPLOAD_QUESTION = "Who planted the zorblax orchard near Lake Quillon?"
@@ -114,7 +117,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def browser_page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def browser_page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} not found; install it with `apt-get install -y chromium`")
     from playwright.sync_api import sync_playwright
@@ -133,31 +136,37 @@ def browser_page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> It
             context.close()
 
 
-def _shot(page: object, name: str, readme: bool = False) -> None:
+def _shot(page: Page, name: str, readme: bool = False) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(OUTPUT / f"{name}.png"))  # type: ignore[attr-defined]
+    page.screenshot(path=str(OUTPUT / f"{name}.png"))
     if readme:
         README_SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(README_SHOTS / f"{name}.png"))  # type: ignore[attr-defined]
+        page.screenshot(path=str(README_SHOTS / f"{name}.png"))
 
 
-def _ask(page: object, question: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")  # type: ignore[attr-defined]
+def _ask(page: Page, question: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
     box.fill(question)
     box.press("Enter")
 
 
-def _wait_idle(page: object) -> None:
+def _wait_idle(page: Page) -> None:
     """Until the script run is over (Streamlit shows a status widget while running)."""
-    page.wait_for_function(  # type: ignore[attr-defined]
+    page.wait_for_function(
         "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=TIMEOUT_MS
     )
 
 
-def test_ask_cite_upload_remove(browser_page: object, server: Server) -> None:
-    from playwright.sync_api import Page, expect
+@pytest.fixture
+def page(browser_page: Page, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The browser page; a screenshot of it is saved when the test fails."""
+    yield browser_page
+    report = getattr(request.node, "rep_call", None)
+    if report is None or report.failed:
+        _shot(browser_page, f"failed-{request.node.name}")
 
-    page: Page = browser_page  # type: ignore[assignment]
+
+def test_ask_cite_upload_remove(page: Page, server: Server) -> None:
     expect.set_options(timeout=TIMEOUT_MS)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -208,7 +217,8 @@ def test_ask_cite_upload_remove(browser_page: object, server: Server) -> None:
     _ask(page, UPLOAD_QUESTION)
     cited = page.locator(".st-key-cite-t1-1")
     expect(cited).to_contain_text("Zorblax Orchard Notes")
-    expect(cited.locator(".stMarkdownColoredBackground").first).to_contain_text("Mirela Vantosz")
+    expect(cited.locator(".stMarkdownColoredBackground").filter(has_text="Mirela Vantosz")
+           .first).to_be_visible()
     # The markup in the document is shown as text and never runs.
     expect(cited).to_contain_text("<img src=x onerror=")
     expect(cited.locator("img, script")).to_have_count(0)

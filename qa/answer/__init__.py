@@ -1,0 +1,9 @@
+"""Answers with cited passages: the LCEL chain, its prompts and the citation check.
+
+>>> from qa.answer import ask, ask_stream  # doctest: +SKIP
+"""
+
+from qa.answer.ask import answer_chain, ask, ask_stream
+from qa.answer.chain import AnswerChunk, build_chain
+
+__all__ = ["AnswerChunk", "answer_chain", "ask", "ask_stream", "build_chain"]

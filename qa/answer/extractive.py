@@ -1,0 +1,64 @@
+"""The extractive backend: no language model, the answer quotes the best sentences.
+
+The best-scored sentence of the retrieved passages (see
+:mod:`qa.answer.scoring`) is the answer, with its passage cited; a second one
+joins it when it scores nearly as well. When even the best sentence scores
+below :data:`MIN_SCORE` the documents are taken not to hold the answer.
+
+Instant and always grounded: every word of the answer is in a cited passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from qa.answer.scoring import Candidate
+
+#: Below this best-sentence score the extractive backend refuses (measured on
+#: SQuAD v2.0 dev, tuning slice; see qa/evaluation/answers.py).
+MIN_SCORE = 0.45
+#: A second sentence is quoted when its score is within this of the best one.
+SECOND_MARGIN = 0.05
+MAX_SENTENCES = 2
+
+
+def relevant(candidates: list[Candidate], min_score: float = MIN_SCORE) -> bool:
+    """Whether the best sentence answers the question well enough to quote it."""
+    return bool(candidates) and candidates[0].score >= min_score
+
+
+def extractive_answer(candidates: list[Candidate]) -> tuple[str, list[int]]:
+    """The answer text with ``[n]`` markers, and the passage indices it cites (0-based).
+
+    ``[n]`` is ``Candidate.passage + 1``. ``candidates`` must be sorted best
+    first and non-empty.
+    """
+    best = candidates[0]
+    chosen = [best]
+    for c in candidates[1:]:
+        if len(chosen) >= MAX_SENTENCES or c.score < best.score - SECOND_MARGIN:
+            break
+        if c.text != best.text:
+            chosen.append(c)
+    cited: list[int] = []
+    parts: list[str] = []
+    for c in chosen:
+        if c.passage not in cited:
+            cited.append(c.passage)
+        text = " ".join(c.text.split())
+        end = text[-1] if text[-1] in ".!?" else "."
+        body = text[:-1] if text[-1] in ".!?" else text
+        parts.append(f"{body} [{c.passage + 1}]{end}")
+    return " ".join(parts), cited
+
+
+def word_deltas(text: str) -> Iterator[str]:
+    """``text`` in pieces of a few words, as a stream of deltas that add up to it.
+
+    >>> list(word_deltas("one two three four five six seven"))
+    ['one two three four ', 'five six seven']
+    """
+    words = text.split(" ")
+    for i in range(0, len(words), 4):
+        piece = " ".join(words[i : i + 4])
+        yield piece + (" " if i + 4 < len(words) else "")

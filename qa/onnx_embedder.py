@@ -1,0 +1,567 @@
+"""The ``onnx-int8`` embedding backend: the packaged model, quantized, on ONNX Runtime.
+
+The first use builds the model once from local weights (nothing is downloaded)
+and caches it in ``cache_dir/<model-name>-onnx-int8/``:
+
+1. export the Hugging Face transformer to ONNX with ``torch.onnx.export``
+   (dynamic batch and sequence axes, output ``last_hidden_state``);
+2. fuse attention, GELU and layer norms with ONNX Runtime's transformer
+   optimizer (BERT-style models only; skipped with a warning if it fails);
+3. quantize the weights of the matrix products to int8 with
+   ``onnxruntime.quantization.quantize_dynamic``.
+
+Pooling and L2 normalization follow the model's sentence-transformers config
+and run in numpy, so a build needs torch and transformers but inference only
+needs onnxruntime, tokenizers and numpy. A ``build.json`` next to the model
+records a fingerprint of the source model and of the build recipe; when either
+changes, the cache is rebuilt.
+
+Example::
+
+    from pathlib import Path
+    from qa.onnx_embedder import OnnxEmbedder
+
+    embedder = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=Path("qa_data/models"))
+    vectors = embedder.embed_documents(["first chunk", "second chunk"])  # (2, 384) float32
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from qa.config import DEFAULT_MODEL
+from qa.embeddings import _TokenCounter, resolve_model_path
+from qa.errors import ConfigError, MissingDependencyError, StoreError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
+
+Precision = Literal["int8", "fp32"]
+
+# Bump when the build steps change in a way that alters the produced model.
+_BUILD_VERSION = 1
+_OPSET = 17
+_MANIFEST = "build.json"
+_MODEL_FILE = "model.onnx"
+_OUTPUT = "last_hidden_state"
+_POOLING_MODES = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens")
+_ST_MODULES = {
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+}
+
+
+@dataclass(frozen=True)
+class QuantRecipe:
+    """How the int8 model is built; part of the cache fingerprint.
+
+    The defaults were chosen by measurement on SciFact (see
+    ``benchmarks/embed_speed.py``): per-channel QInt8 weights keep the cosine
+    to fp32 near 0.995, while per-tensor weights drop it to about 0.95.
+
+    Attributes:
+        weight_type: "QInt8" (signed) or "QUInt8" (unsigned) weights.
+        per_channel: one scale per output column instead of one per matrix.
+        optimize: fuse the graph with ONNX Runtime's transformer optimizer first.
+        keep_fp32: regular expression of node names left unquantized ("" for none).
+    """
+
+    weight_type: Literal["QInt8", "QUInt8"] = "QInt8"
+    per_channel: bool = True
+    optimize: bool = True
+    keep_fp32: str = ""
+
+
+@dataclass(frozen=True)
+class _ModelInfo:
+    """What the build and the pooling need to know about a sentence-transformers folder."""
+
+    path: Path
+    max_seq_length: int
+    pooling: tuple[str, ...]
+    hidden_size: int
+    num_heads: int
+    model_type: str
+
+
+def _local_model_dir(model: str) -> Path:
+    """The local folder holding ``model``'s files; never downloads."""
+    path = Path(resolve_model_path(model)).expanduser()
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        hub_name = model if "/" in model else f"sentence-transformers/{model}"
+        return Path(snapshot_download(hub_name, local_files_only=True))
+    except Exception as exc:
+        raise ConfigError(
+            f"embedding model {model!r} is neither a local folder nor in the Hugging Face "
+            "cache; set QA_EMBED_MODEL to a local sentence-transformers folder, or unset it "
+            "for the packaged default"
+        ) from exc
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    if not file.exists():
+        return {}
+    data = json.loads(file.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {"items": data}
+
+
+def _model_info(model: str) -> _ModelInfo:
+    """Read the transformer, pooling and length settings of ``model``."""
+    path = _local_model_dir(model)
+    config = _read_json(path / "config.json")
+    if not config:
+        raise ConfigError(f"{path} has no config.json; is {model!r} a transformers model?")
+    modules = _read_json(path / "modules.json").get("items", [])
+    pooling_dir = "1_Pooling"
+    for module in modules:
+        kind = module.get("type", "")
+        if kind not in _ST_MODULES:
+            raise ConfigError(
+                f"model {model!r} has a {kind} module the onnx-int8 backend cannot run; "
+                "use QA_EMBED_BACKEND=torch"
+            )
+        if kind.endswith(".Pooling"):
+            pooling_dir = module.get("path", pooling_dir)
+    pool_cfg = _read_json(path / pooling_dir / "config.json") or {"pooling_mode_mean_tokens": True}
+    unsupported = [
+        k for k, v in pool_cfg.items()
+        if k.startswith("pooling_mode_") and v and k.removeprefix("pooling_mode_")
+        not in _POOLING_MODES
+    ]
+    if unsupported:
+        raise ConfigError(
+            f"model {model!r} uses {', '.join(unsupported)}, which the onnx-int8 backend does "
+            "not implement; use QA_EMBED_BACKEND=torch"
+        )
+    # sentence-transformers concatenates the enabled poolings in this order.
+    pooling = tuple(m for m in _POOLING_MODES if pool_cfg.get(f"pooling_mode_{m}"))
+    max_len = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
+    if not max_len:
+        tok_max = _read_json(path / "tokenizer_config.json").get("model_max_length", 512)
+        max_len = min(int(tok_max), int(config.get("max_position_embeddings", 512)))
+    return _ModelInfo(
+        path=path,
+        max_seq_length=int(max_len),
+        pooling=pooling or ("mean_tokens",),
+        hidden_size=int(config.get("hidden_size", 0)),
+        num_heads=int(config.get("num_attention_heads", 0)),
+        model_type=str(config.get("model_type", "")),
+    )
+
+
+def _fingerprint(info: _ModelInfo, precision: Precision, recipe: QuantRecipe) -> str:
+    """A hash of the source model and the build recipe.
+
+    Small files are hashed by content; weight files by name, size and mtime,
+    which changes whenever the package is reinstalled, without reading 90 MB
+    on every start.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps(
+        {"build": _BUILD_VERSION, "opset": _OPSET, "precision": precision,
+         "recipe": asdict(recipe) if precision == "int8" else None},
+        sort_keys=True,
+    ).encode())
+    for file in sorted(info.path.rglob("*")):
+        if not file.is_file() or file.name.startswith(".") or file.suffix == ".md":
+            continue
+        rel = file.relative_to(info.path).as_posix()
+        stat = file.stat()
+        if file.suffix in {".safetensors", ".bin", ".pt", ".h5", ".onnx", ".msgpack"}:
+            digest.update(f"{rel}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        elif stat.st_size < 5_000_000:
+            digest.update(rel.encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def _slug(model: str) -> str:
+    name = Path(model.rstrip("/")).name or DEFAULT_MODEL
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _is_fresh(folder: Path, fingerprint: str) -> bool:
+    """Whether ``folder`` holds a complete build with this fingerprint."""
+    manifest = folder / _MANIFEST
+    if not (manifest.exists() and (folder / _MODEL_FILE).exists()):
+        return False
+    try:
+        return bool(json.loads(manifest.read_text()).get("fingerprint") == fingerprint)
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _build_lock(lock_file: Path) -> Iterator[None]:
+    """Serialize builds of one cache folder across processes (a no-op without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the atomic rename still protects
+        yield
+        return
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _DropBelow(logging.Filter):
+    """Drops records under ``level`` logged from files under ``prefix``."""
+
+    def __init__(self, prefix: str, level: int) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or not record.pathname.startswith(self.prefix)
+
+
+@contextlib.contextmanager
+def _quiet_onnxruntime_tools() -> Iterator[None]:
+    """Silence the optimizer's and quantizer's chatter while a build runs.
+
+    The quantizer logs dozens of lines per model on the root logger and the
+    transformer optimizer on loggers named after its bare modules ("fusion_base",
+    "onnx_model", ...); none of it is actionable for a qa user.
+    """
+    import onnxruntime
+
+    package = Path(onnxruntime.__file__).parent
+    root_filter = _DropBelow(str(package), logging.ERROR)
+    logging.getLogger().addFilter(root_filter)
+    named = [logging.getLogger(f.stem) for f in (package / "transformers").glob("*.py")]
+    levels = [logger.level for logger in named]
+    for logger in named:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(root_filter)
+        for logger, level in zip(named, levels, strict=True):
+            logger.setLevel(level)
+
+
+def export_transformer(info: _ModelInfo, out_file: Path) -> None:
+    """Export the model's transformer to ONNX with dynamic batch and sequence axes."""
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:  # pragma: no cover - core dependencies
+        raise MissingDependencyError("torch", "core", "Building the ONNX model") from exc
+
+    # Eager attention traces to the MatMul/Softmax pattern the ORT optimizer fuses.
+    model = AutoModel.from_pretrained(str(info.path), attn_implementation="eager").eval()
+    import inspect
+
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in inspect.signature(model.forward).parameters:
+        names.append("token_type_ids")
+
+    class _LastHidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+    # One padded row, so the traced graph keeps the general masking path.
+    ids = torch.full((2, 16), 1000, dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    mask[1, 9:] = 0
+    dummy = (ids, mask, torch.zeros_like(ids))[: len(names)]
+    axes = {name: {0: "batch", 1: "sequence"} for name in [*names, _OUTPUT]}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python control flow
+        torch.onnx.export(
+            _LastHidden(model),
+            dummy,
+            str(out_file),
+            input_names=names,
+            output_names=[_OUTPUT],
+            dynamic_axes=axes,
+            opset_version=_OPSET,
+            do_constant_folding=True,
+            dynamo=False,  # the TorchScript exporter needs no onnxscript
+        )
+
+
+def optimize_graph(info: _ModelInfo, src: Path, dst: Path) -> bool:
+    """Fuse attention and layer norms with ONNX Runtime's BERT optimizer.
+
+    Returns:
+        True if ``dst`` was written, False if the model is not BERT-like or the
+        optimizer failed (the caller then uses ``src`` as is).
+    """
+    if info.model_type != "bert":  # the only fusion pattern verified here
+        return False
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        optimized = optimize_model(
+            str(src), model_type="bert", num_heads=info.num_heads,
+            hidden_size=info.hidden_size, opt_level=0, use_gpu=False,
+        )
+        optimized.save_model_to_file(str(dst))
+        log.info("fused operators: %s", optimized.get_fused_operator_statistics())
+        return True
+    except Exception as exc:  # the optimizer is best effort; an unfused model still works
+        log.warning("ONNX graph optimization failed (%s); quantizing the unfused graph", exc)
+        return False
+
+
+def quantize_graph(src: Path, dst: Path, recipe: QuantRecipe) -> None:
+    """Quantize the weights of MatMul and fused Attention nodes to int8 (dynamic)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    exclude: list[str] = []
+    if recipe.keep_fp32:
+        pattern = re.compile(recipe.keep_fp32)
+        graph = onnx.load(str(src), load_external_data=False).graph
+        exclude = [n.name for n in graph.node if pattern.search(n.name)]
+    # Embedding lookups stay fp32: quantizing them costs accuracy and saves no time.
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8 if recipe.weight_type == "QInt8" else QuantType.QUInt8,
+        per_channel=recipe.per_channel,
+        op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_exclude=exclude,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
+def build_onnx_model(
+    info: _ModelInfo, target: Path, fingerprint: str, precision: Precision, recipe: QuantRecipe
+) -> None:
+    """Build the ONNX model into ``target``, atomically replacing a stale build."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
+    try:
+        work.chmod(0o755)  # mkdtemp makes it private to the builder
+        exported = work / "exported.onnx"
+        export_transformer(info, exported)
+        current = exported
+        with _quiet_onnxruntime_tools():
+            if recipe.optimize and optimize_graph(info, exported, work / "optimized.onnx"):
+                current = work / "optimized.onnx"
+            if precision == "int8":
+                quantize_graph(current, work / _MODEL_FILE, recipe)
+            else:
+                current.rename(work / _MODEL_FILE)
+        for leftover in work.glob("*.onnx"):
+            if leftover.name != _MODEL_FILE:
+                leftover.unlink()
+        import onnxruntime
+
+        (work / _MANIFEST).write_text(json.dumps({
+            "fingerprint": fingerprint,
+            "source": str(info.path),
+            "precision": precision,
+            "recipe": asdict(recipe),
+            "onnxruntime": onnxruntime.__version__,
+            "build_seconds": round(time.perf_counter() - started, 1),
+        }, indent=2))
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+        work.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log.info("built %s in %.1fs", target, time.perf_counter() - started)
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxEmbedder:
+    """Sentence embeddings from an int8 ONNX build of a sentence-transformers model.
+
+    Constructing it builds the ONNX model if ``cache_dir`` holds no fresh build
+    (about half a minute for all-MiniLM-L6-v2), then loads it. Texts are
+    truncated at the model's ``max_seq_length`` (special tokens included),
+    sorted by length and batched so little time goes to padding; results come
+    back in input order. Safe to share between threads.
+
+    Args:
+        model: a sentence-transformers model name or local folder.
+        cache_dir: where built models live; this one goes in
+            ``cache_dir/<model-name>-onnx-<precision>/``.
+        batch_size: texts per ONNX Runtime call.
+        precision: "int8" (the default) or "fp32" (unquantized, for comparison).
+        recipe: quantization settings; the defaults are the measured best.
+
+    Raises:
+        ConfigError: the model cannot be found locally or has modules this
+            backend does not run.
+        StoreError: the cache folder cannot be written.
+
+    Example::
+
+        embedder = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=Path("qa_data/models"))
+        embedder.embed_query("what is dynamic quantization?").shape  # (384,)
+    """
+
+    def __init__(
+        self,
+        model: str,
+        cache_dir: Path,
+        batch_size: int = 32,
+        *,
+        precision: Precision = "int8",
+        recipe: QuantRecipe | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size} must be at least 1")
+        if precision not in ("int8", "fp32"):
+            raise ConfigError(f"precision={precision!r} is not one of int8, fp32")
+        self.name = model
+        self.batch_size = batch_size
+        self.precision = precision
+        self.recipe = recipe or QuantRecipe()
+        self._info = _model_info(model)
+        self.max_tokens = self._info.max_seq_length - 2  # [CLS] and [SEP]
+        self.folder = Path(cache_dir) / f"{_slug(model)}-onnx-{precision}"
+        self._ensure_built()
+        self._session = self._load_session()
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self.dim = self._info.hidden_size * len(self._info.pooling)
+        self._tokenizer = self._load_tokenizer()
+        self._counter = _TokenCounter(str(self._info.path))
+        self._lock = threading.Lock()
+
+    def _ensure_built(self) -> None:
+        fingerprint = _fingerprint(self._info, self.precision, self.recipe)
+        if _is_fresh(self.folder, fingerprint):
+            return
+        try:
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            with _build_lock(self.folder.parent / f".{self.folder.name}.lock"):
+                if _is_fresh(self.folder, fingerprint):  # another process built it meanwhile
+                    return
+                log.info("building the %s ONNX model for %s in %s",
+                         self.precision, self.name, self.folder)
+                build_onnx_model(self._info, self.folder, fingerprint, self.precision,
+                                 self.recipe)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write the ONNX model cache {self.folder} ({exc}); make the data "
+                "directory writable or set QA_DATA_DIR elsewhere"
+            ) from exc
+
+    def _load_session(self) -> ort.InferenceSession:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = _cpu_count()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(
+            str(self.folder / _MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+
+    def _load_tokenizer(self) -> Tokenizer:
+        from tokenizers import Tokenizer
+
+        file = self._info.path / "tokenizer.json"
+        if file.exists():
+            tok = Tokenizer.from_file(str(file))
+        else:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(str(self._info.path)).backend_tokenizer
+        # tokenizer.json may carry its own (shorter) truncation and fixed padding.
+        tok.enable_truncation(max_length=self._info.max_seq_length)
+        tok.no_padding()
+        return tok
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces per text, special tokens excluded, without truncation."""
+        return self._counter.count(texts)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """L2-normalized float32 vectors, shape ``(len(texts), dim)``, in input order."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+        # Longest first, so each batch pads to a width close to its members' lengths.
+        order = np.argsort(-lengths, kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            width = int(lengths[rows].max())
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros_like(ids)
+            mask = np.zeros_like(ids)
+            for i, j in enumerate(rows):
+                enc = encodings[j]
+                n = len(enc.ids)
+                ids[i, :n] = enc.ids
+                types[i, :n] = enc.type_ids
+                mask[i, :n] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            feed = {k: v for k, v in feed.items() if k in self._input_names}
+            with self._lock:  # one run at a time: each already uses every core
+                hidden = self._session.run([_OUTPUT], feed)[0]
+            out[rows] = self._pool(hidden, mask)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The normalized vector of one text, shape ``(dim,)``."""
+        return self.embed_documents([text])[0]
+
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """sentence-transformers pooling of token states ``hidden`` (batch, seq, h)."""
+        weights = mask[..., None].astype(np.float32)
+        counts = np.maximum(weights.sum(axis=1), 1e-9)
+        parts: list[np.ndarray] = []
+        for mode in self._info.pooling:
+            if mode == "cls_token":
+                parts.append(hidden[:, 0])
+            elif mode == "max_tokens":
+                parts.append(np.where(weights > 0, hidden, -1e9).max(axis=1))
+            elif mode == "mean_tokens":
+                parts.append((hidden * weights).sum(axis=1) / counts)
+            else:  # mean_sqrt_len_tokens
+                parts.append((hidden * weights).sum(axis=1) / np.sqrt(counts))
+        pooled = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return pooled.astype(np.float32, copy=False)
