@@ -180,10 +180,6 @@ def load_answer_model(spec: str, data_dir: str, _settings: Settings) -> None:
         chat.invoke("Hi", max_tokens=1)
 
 
-def warm_up(settings: Settings) -> None:
-    with st.spinner("Loading the models (the first start takes a little while)…"):
-        open_index(settings)
-        load_answer_model(settings.llm, str(settings.data_dir.resolve()), settings)
 
 
 def seed_first_run(settings: Settings) -> None:
@@ -204,10 +200,11 @@ def seed_first_run(settings: Settings) -> None:
     if report.count("added") or report.count("unchanged"):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
-    st.session_state.seed_message = (
-        f"First run: the collection '{settings.collection}' was empty, so the sample documents "
-        f"in seeds/ were indexed ({report.summary()})."
-    )
+    message = (f"First run: the collection '{settings.collection}' was empty, so the sample "
+               f"documents in seeds/ were indexed ({report.summary()}).")
+    for result in report.failed:
+        message += f" {display_name(result.path)} failed: {result.message}"
+    st.session_state.seed_message = message
 
 
 def progress_bar(where: Any) -> Any:
@@ -399,13 +396,14 @@ def stream_answer(
 
 
 def show_answer(answer: Answer, key: str) -> None:
-    st.markdown(escape_markdown(answer.text))
+    """The final answer with its source cards; a refusal with the closest passages."""
     if answer.refused:
-        st.warning("Your documents don't answer this. The closest passages are below.",
-                   icon=":material/search_off:")
+        st.warning(escape_markdown(answer.text), icon=":material/search_off:")
+        st.caption("The closest passages in your documents (they do not answer it):")
         for i, passage in enumerate(answer.passages, 1):
             passage_card(i, passage, answer, key=f"passage-{key}-{i}")
     else:
+        st.markdown(escape_markdown(answer.text))
         for citation in answer.citations:
             citation_card(citation, answer, key=f"cite-{key}-{citation.n}")
     details = [answer.backend] if answer.backend else []
@@ -473,15 +471,23 @@ def main() -> None:
         documents_area = st.container()
         st.divider()
         settings = settings_panel(base)
-    with shown_errors("Loading the models") as loaded:
-        warm_up(settings)
+    with shown_errors("Loading the embedding model") as loaded:
+        with st.spinner("Loading the embedding model (the first start takes a little while)…"):
+            open_index(settings)
         if settings.collection == base.collection:
             seed_first_run(settings)
     if not loaded.ok:
         return
+    with shown_errors(f"Loading the answer backend '{settings.llm}'"):
+        with st.spinner(f"Loading the answer backend '{settings.llm}'…"):
+            load_answer_model(settings.llm, str(settings.data_dir.resolve()), settings)
     with documents_area, shown_errors("Listing the documents"):
         documents_panel(settings)
     chat_panel(settings)
 
 
-main()
+# Streamlit runs this file as __main__. The guard matters: qa parses files in a "spawn"
+# worker process, which imports the main module again (as __mp_main__); without it the
+# worker would run the whole page, and ingest would wait on itself.
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,9 @@ The whole API::
     documents()                                         # list[DocumentInfo]
     remove("paper.pdf")                                 # by path or id
     QARetriever(k=4)                                    # a LangChain BaseRetriever
+    answer = ask("who hosted the talks?")               # Answer, with citations
+    for item in ask_stream("and in February?", history):  # str deltas, then the Answer
+        ...
 """
 
 import os
@@ -21,9 +24,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
 from qa.config import Settings
 from qa.errors import QAError
-from qa.types import DocumentInfo, FileResult, IngestReport, LoadedDocument, Passage
+from qa.types import (
+    Answer,
+    Citation,
+    DocumentInfo,
+    FileResult,
+    IngestReport,
+    LoadedDocument,
+    Passage,
+)
 
 __all__ = [
+    "Answer",
+    "Citation",
     "DocumentInfo",
     "FileResult",
     "IngestReport",
@@ -32,6 +45,8 @@ __all__ = [
     "QAError",
     "QARetriever",
     "Settings",
+    "ask",
+    "ask_stream",
     "documents",
     "ingest",
     "ingest_loaded",
@@ -48,4 +63,8 @@ def __getattr__(name: str) -> object:
         from qa.langchain import QARetriever
 
         return QARetriever
+    if name in ("ask", "ask_stream"):
+        from qa import answer
+
+        return getattr(answer, name)
     raise AttributeError(f"module 'qa' has no attribute {name!r}")

@@ -17,15 +17,19 @@ from qa.types import Answer
 
 History = list[dict[str, str]]
 
-_models: dict[tuple[str, str], BaseChatModel | None] = {}
+_models: dict[str, BaseChatModel | None] = {}
 _models_lock = threading.Lock()
 
 
 def chat_model(spec: str, settings: Settings) -> BaseChatModel | None:
-    """The chat model for ``spec`` (None for "extractive"), built once per process."""
+    """The chat model for ``spec`` (None for "extractive"), built once per process.
+
+    The first ``settings`` to ask for a spec decide where its files live; later
+    callers (an evaluation collection under another data directory, say) share it.
+    """
     from qa.llm import get_chat_model
 
-    key = (spec.strip(), str(settings.data_dir.resolve()))
+    key = spec.strip()
     with _models_lock:
         if key not in _models:
             _models[key] = get_chat_model(spec, settings)

@@ -168,7 +168,7 @@ def _extractive(state: _State, backend: str) -> Iterator[AnswerChunk]:
         [Candidate(order.index(c.passage), c.sentence, c.lexical, c.semantic, c.score)
          for c in state.candidates]
     )
-    checked = check_citations(text, shown)
+    checked = check_citations(text, shown, state.standalone)
     for i, delta in enumerate(extractive.word_deltas(checked.text)):
         if i == 0:
             state.lap("first_token")
@@ -206,7 +206,7 @@ def _generate(
     if is_model_refusal(raw):
         yield from _refuse(state, backend, "the model found no answer", shown, stream=False)
         return
-    checked = check_citations(raw, shown)
+    checked = check_citations(raw, shown, state.standalone)
     if checked.kept == 0:
         yield from _refuse(state, backend, "no sentence of the answer is supported", shown,
                            stream=False, flagged=checked.flagged)

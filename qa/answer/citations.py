@@ -5,8 +5,9 @@ An answer is split into sentences, each with the markers that follow it. Then:
 1. A marker that names no passage given to the model (``[7]`` of five) is
    removed and reported.
 2. Each cited passage must *support* its sentence: the share of the sentence's
-   content words (stemmed, stop words and markers removed) found in the best
-   window of one or two adjacent sentences of the passage must reach
+   content words (stemmed, stop words and markers removed; words of the question
+   count as given) found in the best window of one or two adjacent sentences of
+   the passage must reach
    :data:`SUPPORT_THRESHOLD`, and every number in the sentence must occur in the
    passage. A citation that fails is removed and reported.
 3. A sentence left without a supporting citation gets the given passage that
@@ -93,8 +94,12 @@ def claims(answer: str) -> list[Claim]:
     return out
 
 
-def support(claim: str, passage: str) -> Support:
+def support(claim: str, passage: str, question: str = "") -> Support:
     """The best window (one or two adjacent sentences) of ``passage`` for ``claim``.
+
+    Words the claim shares with ``question`` are taken as given (an answer
+    restates its question: "Pakistan and China *took part*"); the rest must be
+    in the window. A claim made only of the question's words must be in full.
 
     >>> s = support("Moscow hosted Pakistan and China.", "Rain fell. Moscow hosted China "
     ...             "and Pakistan in January. It snowed.")
@@ -102,6 +107,8 @@ def support(claim: str, passage: str) -> Support:
     (1.0, 'Moscow hosted China and Pakistan in January.')
     """
     needed = set(content_words(claim))
+    new = needed - set(content_words(question))
+    needed = new or needed
     sentences = split_sentences(passage)
     if not needed or not sentences:
         return Support(0.0, None)
@@ -124,9 +131,10 @@ def support(claim: str, passage: str) -> Support:
 
 
 def check_citations(
-    answer: str, passages: list[Passage], threshold: float = SUPPORT_THRESHOLD
+    answer: str, passages: list[Passage], question: str = "",
+    threshold: float = SUPPORT_THRESHOLD,
 ) -> Checked:
-    """Check and renumber the citations of ``answer``, given the ``passages`` it saw.
+    """Check and renumber the citations of ``answer`` to ``question``, given the ``passages``.
 
     Returns the cleaned text, one :class:`Citation` per cited passage (numbered
     by first appearance), and a note per removed marker or dropped sentence.
@@ -143,14 +151,14 @@ def check_citations(
                 valid.append(n - 1)
             else:
                 flagged.append(f"removed [{n}]: no passage {n} was given")
-        checks = {i: support(claim.text, passages[i].text) for i in valid}
+        checks = {i: support(claim.text, passages[i].text, question) for i in valid}
         good = [i for i in valid if checks[i].score >= threshold]
         for i in valid:
             if i not in good:
                 flagged.append(f"removed [{i + 1}] from {claim.text!r}: the passage does not "
                                f"support it (support {checks[i].score:.2f})")
         if not good:
-            best_i, best = _best_passage(claim.text, passages)
+            best_i, best = _best_passage(claim.text, passages, question)
             if best.score >= threshold:
                 good, checks[best_i] = [best_i], best
             else:
@@ -172,10 +180,10 @@ def check_citations(
     return Checked(" ".join(kept_text), citations, flagged, len(kept_text), dropped)
 
 
-def _best_passage(claim: str, passages: list[Passage]) -> tuple[int, Support]:
+def _best_passage(claim: str, passages: list[Passage], question: str) -> tuple[int, Support]:
     best_i, best = -1, Support(-1.0, None)
     for i, p in enumerate(passages):
-        s = support(claim, p.text)
+        s = support(claim, p.text, question)
         if s.score > best.score:
             best_i, best = i, s
     return best_i, best

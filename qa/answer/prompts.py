@@ -17,7 +17,7 @@ import re
 from langchain_core.prompts import ChatPromptTemplate
 
 from qa.answer.scoring import Candidate
-from qa.answer.text import Sentence
+from qa.answer.text import Sentence, strip_citations
 from qa.types import Passage
 
 #: What the model must reply when the passages lack the answer.
@@ -25,8 +25,10 @@ MODEL_REFUSAL = "The documents do not say."
 #: What qa answers when it refuses.
 REFUSAL_TEXT = "The documents do not say. The closest passages are listed below."
 
-#: Characters of passage text in the answer prompt (about 4 per token).
-PASSAGE_BUDGET_CHARS = 1400
+#: Characters of passage text in the answer prompt (about 4 per token). On the
+#: SQuAD v1.1 tuning slice the sentence holding the answer is in the excerpts for
+#: 88.8% of questions at 800 characters, 90.0% at 1000, 91.3% at 1400.
+PASSAGE_BUDGET_CHARS = 1000
 MAX_PROMPT_PASSAGES = 4
 
 ANSWER_SYSTEM = f"""You answer questions using only the numbered passages inside <passages>.
@@ -127,6 +129,6 @@ def history_text(history: list[dict[str, str]], turns: int = 6, chars: int = 400
     lines = []
     for message in history[-turns:]:
         who = "User" if message.get("role") == "user" else "Assistant"
-        content = " ".join(_MARKER.sub("", str(message.get("content", ""))).split())
+        content = " ".join(strip_citations(str(message.get("content", ""))).split())
         lines.append(f"{who}: {content[:chars]}")
     return "\n".join(lines)

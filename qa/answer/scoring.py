@@ -11,8 +11,10 @@ A sentence's score mixes three measured signals:
 * ``rank``: the passage's place in the hybrid retrieval ranking.
 
 The weights were chosen on a tuning slice of SQuAD v1.1 dev (the stride-sampled
-questions between those ``qa eval answers`` reports on): they maximise how often
-the best sentence contains a gold answer. See docs in qa/evaluation/answers.py.
+questions between those ``qa eval answers`` reports on, 400 questions): they
+maximise how often the best sentence contains a gold answer. Measured there:
+words alone 70.0%, embeddings alone 62.5%, this mix 76.8% (a sentence of the five
+passages contains the answer for 93.5%).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from qa.types import Passage
 
 W_LEXICAL = 0.5
 W_SEMANTIC = 0.5
-W_RANK = 0.1
+W_RANK = 0.05
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def score_sentences(
         previous = stems[j - 1] if j > 0 and flat[j - 1][0] == i else set()
         own = coverage(asked, stems[j], weights)
         context = coverage(asked, stems[j] | previous | titles[i], weights)
-        lexical = 0.75 * own + 0.25 * context
+        lexical = 0.5 * own + 0.5 * context
         score = (W_LEXICAL * lexical + W_SEMANTIC * float(semantic[j])
                  + W_RANK / (1 + i))
         out.append(Candidate(i, sentence, lexical, float(semantic[j]), score))

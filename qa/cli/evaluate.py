@@ -9,9 +9,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from qa.cli.answers import register_eval
 from qa.cli.index import settings_from
 
-EVAL_SUBCOMMANDS: list[Any] = []  # register(eval_commands, parent) hooks from other modules
+EVAL_SUBCOMMANDS: list[Any] = [register_eval]  # register(eval_commands, parent) hooks
 
 
 def register(commands: Any, parent: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from qa.config import Settings
 from qa.errors import QAError
 from qa.registry import ChunkRow
-from qa.retrieval import Retriever, fuse
+from qa.retrieval import CANDIDATES, Retriever, fuse
 from qa.types import Block, LoadedDocument
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def eval_squad(
     hits = {m: dict.fromkeys(ks, 0) for m in MODES}
     rr = dict.fromkeys(MODES, 0.0)
     timing = dict.fromkeys(MODES, 0.0)
-    depth = max(max(ks) * 4, 40)
+    depth = max(max(ks) * 4, CANDIDATES)
     for q in questions:
         gold_source = id_of[q["article_id"]]
         answers = [a.lower() for a in q["answers"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,16 @@ from qa.types import Block, LoadedDocument
 
 logger = logging.getLogger(__name__)
 
-# C0 control characters other than tab and newline never belong in indexed text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 control characters other than tab and newline never belong in indexed
+# text; terminal escape sequences (colours in saved logs) go whole, not just their ESC.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC: window titles, links
+)
+# Characters that make a title print or display as something else: controls, and the
+# bidirectional overrides that turn "evil\u202etxt.exe" into "evilexe.txt" on screen.
+_TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r"\s+")
 PARAGRAPH_BREAK = "\n\n"
 
@@ -40,18 +49,25 @@ def human_size(size: int) -> str:
 
 
 def read_file(path: Path, max_bytes: int) -> bytes:
-    """The raw bytes of ``path``, refusing what is missing, unreadable or too big."""
+    """The raw bytes of ``path``, refusing what is missing, unreadable, too big or not a file.
+
+    Only regular files are read: reading a FIFO blocks until something writes to
+    it, and a device such as ``/dev/zero`` never ends.
+    """
     try:
         if path.is_dir():
             raise LoaderError(str(path), "is a directory, not a file; pass the files inside it")
-        size = path.stat().st_size
-        if size > max_bytes:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
             raise LoaderError(
-                str(path),
-                f"is {human_size(size)}, over the limit of {human_size(max_bytes)}; "
-                "raise QA_MAX_FILE_MB or split the file",
+                str(path), "is not a regular file (a pipe, socket or device); not read"
             )
-        return path.read_bytes()
+        if info.st_size > max_bytes:
+            raise _too_big(path, info.st_size, max_bytes)
+        data = path.read_bytes()
+        if len(data) > max_bytes:  # it grew since
+            raise _too_big(path, len(data), max_bytes)
+        return data
     except FileNotFoundError:
         raise LoaderError(str(path), "does not exist; check the path") from None
     except PermissionError:
@@ -62,12 +78,34 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         raise LoaderError(str(path), f"cannot be read: {one_line(exc)}") from None
 
 
+def _too_big(path: Path, size: int, max_bytes: int) -> LoaderError:
+    return LoaderError(
+        str(path),
+        f"is {human_size(size)}, over the limit of {human_size(max_bytes)}; "
+        "raise QA_MAX_FILE_MB or split the file",
+    )
+
+
+def clean_title(text: str) -> str:
+    """``text`` on one line without control or bidi-override characters."""
+    return squash(_TITLE_JUNK.sub(" ", _ESCAPES.sub("", text)))
+
+
 def title_or_stem(candidate: str | None, path: Path, limit: int = 200) -> str:
-    """``candidate`` squashed to one line if it has letters and a sane length, else the stem."""
-    title = squash(candidate or "")
+    """``candidate`` cleaned to one line if it has letters and a sane length, else the stem.
+
+    File names are untrusted too (a name may hold terminal escapes or newlines), so
+    the stem is cleaned the same way; "untitled" when nothing printable is left.
+    """
+    title = clean_title(candidate or "")
     if title and len(title) <= limit and any(c.isalnum() for c in title):
         return title
-    return path.stem
+    return clean_title(path.stem)[:limit] or "untitled"
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (tab and newline stay)."""
+    return _CONTROL.sub("", _ESCAPES.sub("", text))
 
 
 class Outline:
@@ -105,7 +143,7 @@ class TextBuilder:
         self, text: str, *, kind: str = "text", section: str = "", page: int | None = None
     ) -> Block | None:
         """Append ``text`` as one block; return it, or None when nothing is left after cleaning."""
-        lines = (line.rstrip() for line in _CONTROL.sub("", text).split("\n"))
+        lines = (line.rstrip() for line in strip_controls(text).split("\n"))
         cleaned = "\n".join(line for line in lines if line.strip()).strip()
         if not cleaned:
             return None
@@ -120,7 +158,7 @@ class TextBuilder:
 
     def add_heading(self, text: str, level: int, outline: Outline, page: int | None = None) -> str:
         """Append a heading block and open its section; return the new section path."""
-        title = squash(_CONTROL.sub("", text))
+        title = squash(strip_controls(text))
         if not title:
             return outline.path
         section = outline.enter(level, title)

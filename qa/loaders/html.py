@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, Tag
 
 from qa.errors import LoaderError
 from qa.loaders.base import Outline, TextBuilder, squash, title_or_stem
+from qa.loaders.text import decode
 from qa.types import LoadedDocument
 
 logger = logging.getLogger(__name__)
+
+# XHTML pages (<?xml ...?> first) are read as HTML on purpose; bs4 warns each time.
+warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 
 MIME = "text/html"
 
@@ -43,6 +48,9 @@ class HtmlBlock(NamedTuple):
 
 def load_html(path: Path, data: bytes) -> LoadedDocument:
     """An HTML page as paragraphs, with h1-h6 as sections; title from <title> or the first h1."""
+    # A binary file named .html would parse into pages of mojibake; the text loader's
+    # check refuses it. BeautifulSoup still decodes the bytes itself (it honours <meta charset>).
+    decode(path, data)
     try:
         soup = BeautifulSoup(data, "lxml")
         title = soup.title.get_text() if soup.title else ""
@@ -72,7 +80,9 @@ def html_blocks(soup: BeautifulSoup) -> list[HtmlBlock]:
     """The readable paragraphs of a parsed page, in order. Modifies ``soup``."""
     _drop_unreadable(soup)
     _flatten_tables(soup)
-    return list(_walk(soup.body or soup))
+    # The whole tree, not just <body>: lxml puts text after a stray </html> into a
+    # second <html> element, and browsers show it. <head> is dropped already.
+    return list(_walk(soup))
 
 
 def _drop_unreadable(soup: BeautifulSoup) -> None:
@@ -98,6 +108,7 @@ def _flatten_tables(soup: BeautifulSoup) -> None:
     """Replace each table by its rows as text lines, cells joined by " | "."""
     # Innermost first: a nested table becomes text inside its parent's cell.
     for table in reversed(soup.find_all("table")):
+        _foster(table)
         rows = []
         for row in table.find_all("tr"):
             cells = [squash(cell.get_text(" ")) for cell in row.find_all(("td", "th"))]
@@ -106,6 +117,26 @@ def _flatten_tables(soup: BeautifulSoup) -> None:
         replacement = soup.new_tag("pre")
         replacement.string = "\n".join(rows)
         table.replace_with(replacement)
+
+
+_TABLE_PARTS = {"tr", "td", "th", "tbody", "thead", "tfoot", "colgroup", "col"}
+
+
+def _foster(table: Tag) -> None:
+    """Move what a table holds outside its cells (a caption, a stray <p>) before it.
+
+    Browsers show such content above the table ("foster parenting"); reading only
+    the cells would lose it.
+    """
+    for container in [table, *table.find_all(("tbody", "thead", "tfoot", "tr"))]:
+        if container.find_parent("table") is not table and container is not table:
+            continue  # part of a nested table, already flattened
+        for child in list(container.children):
+            if isinstance(child, Tag) and child.name in _TABLE_PARTS:
+                continue
+            if isinstance(child, NavigableString) and not child.strip():
+                continue
+            table.insert_before(child.extract())
 
 
 class _Place(NamedTuple):

@@ -11,7 +11,7 @@ from pathlib import Path
 import charset_normalizer
 
 from qa.errors import UnsupportedFileError
-from qa.loaders.base import Outline, TextBuilder
+from qa.loaders.base import Outline, TextBuilder, clean_title, strip_controls, title_or_stem
 from qa.types import LoadedDocument
 
 logger = logging.getLogger(__name__)
@@ -25,15 +25,21 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 # Only names of real HTML elements count as tags, so "a <b and c> d" style prose,
 # "<email@example.com>" or "<placeholder>" survive.
 _TAG_NAMES = (
-    "a|abbr|b|big|blockquote|br|center|cite|code|del|dfn|div|em|font|h[1-6]|hr|i|img|ins|"
-    "kbd|li|mark|ol|p|pre|q|s|samp|small|span|strike|strong|sub|sup|table|tbody|td|th|"
-    "thead|tr|tt|u|ul|var|wbr"
+    "a|abbr|article|aside|audio|b|big|blockquote|body|br|button|caption|center|cite|code|del|"
+    "details|dfn|div|dd|dl|dt|em|embed|figcaption|figure|font|footer|form|h[1-6]|head|header|"
+    "hr|html|i|img|input|ins|kbd|label|li|link|main|mark|meta|nav|ol|p|pre|q|s|samp|section|"
+    "small|source|span|strike|strong|sub|summary|sup|table|tbody|td|th|thead|title|tr|tt|u|ul|"
+    "var|video|wbr"
 )
 _BLOCK_TAGS = re.compile(
     r"</?(?:br|div|p|li|h[1-6]|tr|table|ul|ol|hr|blockquote|pre)\b[^<>]*>", re.I
 )
 _TAGS = re.compile(rf"</?(?:{_TAG_NAMES})\b(?:\s[^<>]*)?/?>", re.I)
-_HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+# Elements whose content is code or a page of its own, never text: dropped whole.
+_HIDDEN = re.compile(
+    r"<(script|style|iframe|svg|noscript|template|object)\b[^>]*>.*?</\1\s*>|<!--.*?-->",
+    re.I | re.S,
+)
 # Entities with their closing ';' only: "AT&T" or "?a=1&copy=2" stay as written.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
@@ -46,9 +52,9 @@ def load_text(path: Path, data: bytes) -> LoadedDocument:
     builder = TextBuilder()
     outline = Outline()
     paragraphs = [p for p in _PARAGRAPHS.split(content) if p.strip()]
-    title = path.stem
-    if paragraphs and _looks_like_title(paragraphs[0]):
-        title = " ".join(paragraphs[0].split())
+    title = title_or_stem(None, path)
+    if paragraphs and _looks_like_title(strip_controls(paragraphs[0])):
+        title = clean_title(paragraphs[0])
         builder.add_heading(title, 1, outline)
         paragraphs = paragraphs[1:]
     for paragraph in paragraphs:
@@ -60,23 +66,66 @@ def decode(path: Path, data: bytes) -> str:
     """``data`` as text in the encoding charset-normalizer finds; binary data is refused."""
     if not data.strip():
         return ""
-    matches = charset_normalizer.from_bytes(data)
-    best = matches.best()
-    if best is None:
-        raise _binary(path)
-    text = str(best)
-    # charset-normalizer cannot tell apart single-byte Western encodings on short
-    # text and may pick cp1250 ("très" -> "trčs"); cp1252 is by far the likelier.
-    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
-    if not best.encoding.startswith(("utf", "ascii")) and any(
-        "cp1252" in m.could_be_from_charset for m in tied
-    ):
-        with contextlib.suppress(UnicodeDecodeError):
-            text = data.decode("cp1252")
+    text = _mostly_utf8(data)
+    if text is not None:
+        encoding = "UTF-8 with repairs"
+    else:
+        matches = charset_normalizer.from_bytes(data)
+        best = matches.best()
+        if best is None:
+            raise _binary(path)
+        text, encoding = str(best), best.encoding
+        # charset-normalizer cannot tell apart single-byte Western encodings on short
+        # text and may pick cp1250 ("très" -> "trčs"); cp1252 is by far the likelier.
+        tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+        if not best.encoding.startswith(("utf", "ascii")) and any(
+            "cp1252" in m.could_be_from_charset for m in tied
+        ):
+            with contextlib.suppress(UnicodeDecodeError):
+                text = data.decode("cp1252")
     if text and len(_CONTROL.findall(text)) / len(text) > _MAX_CONTROL_SHARE:
         raise _binary(path)
-    logger.debug("%s decoded as %s", path, best.encoding)
+    logger.debug("%s decoded as %s", path, encoding)
     return text.lstrip("\ufeff").replace("\x00", "")
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """Text that is UTF-8 but for a few bad bytes or lines, else None.
+
+    charset-normalizer rejects UTF-8 for a single invalid byte and then reads every
+    accent of the file as mojibake ("café" -> "cafÃ©"). When most lines with
+    non-ASCII bytes are UTF-8, the file is: a line that is UTF-8 but for a few
+    bytes keeps its UTF-8 (bad bytes become U+FFFD), and a line that is not UTF-8
+    at all (a paragraph pasted from another source) is read as Windows-1252, its
+    usual companion. Valid UTF-8 and text with NUL bytes (UTF-16?) are left to
+    charset-normalizer.
+    """
+    if b"\x00" in data:
+        return None
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    utf8_lines = foreign_lines = 0
+    out: list[str] = []
+    for line in lines:
+        if line.isascii():
+            out.append(line.decode("ascii"))
+            continue
+        repaired = line.decode("utf-8", errors="replace")
+        bad = repaired.count("\ufffd")
+        good = sum(1 for c in repaired if c > "\x7f") - bad
+        if good >= 2 * bad:
+            utf8_lines += 1
+            out.append(repaired)
+        else:
+            foreign_lines += 1
+            out.append(line.decode("cp1252", errors="replace"))
+    if utf8_lines == 0 or foreign_lines > utf8_lines:
+        return None
+    return "\n".join(out)
 
 
 def normalize_newlines(text: str) -> str:

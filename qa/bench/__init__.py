@@ -1,0 +1,36 @@
+"""Benchmarks of qa against baselines, measured side by side in one run.
+
+Each benchmark takes :class:`BenchOptions` and returns a :class:`BenchResult`
+(tables, goals met or missed, notes on method, raw data)::
+
+    from qa import Settings
+    from qa.bench import BenchOptions, run
+
+    options = BenchOptions.create(Settings.from_env(), data=Path("../shared/data"), quick=True)
+    print(run("ingest", options).text())
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from qa.bench.options import BenchOptions
+from qa.bench.report import BenchResult, Table
+
+BENCHMARKS = {
+    "ingest": "qa.bench.ingest:run_ingest",
+    "query": "qa.bench.query:run_query",
+    "coldstart": "qa.bench.coldstart:run_coldstart",
+    "memory": "qa.bench.memory:run_memory",
+    "resume": "qa.bench.resume:run_resume",
+}
+
+
+def run(name: str, options: BenchOptions) -> BenchResult:
+    """Run one benchmark by name (a key of ``BENCHMARKS``)."""
+    module, function = BENCHMARKS[name].split(":")
+    result: BenchResult = getattr(importlib.import_module(module), function)(options)
+    return result
+
+
+__all__ = ["BENCHMARKS", "BenchOptions", "BenchResult", "Table", "run"]

@@ -1,0 +1,43 @@
+"""Making follow-up questions standalone, by rule and with a (fake) model."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from qa.answer.condense import condense_rule_based, condense_with_model, needs_history
+
+PREVIOUS = [{"role": "user", "content": "Which countries took part in the conference Moscow "
+                                        "hosted in January?"},
+            {"role": "assistant", "content": "Pakistan and China [1]."}]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("And which countries were invited in February?",
+         "And which countries were invited in February? (conference Moscow)"),
+        ("Who attended it?", "Who attended it? (conference Moscow January)"),
+        ("What is the population of Kabul?", "What is the population of Kabul?"),
+    ],
+)
+def test_rule_based(question: str, expected: str) -> None:
+    assert condense_rule_based(question, PREVIOUS) == expected
+
+
+def test_no_history_no_change() -> None:
+    assert condense_rule_based("And in February?", []) == "And in February?"
+    assert needs_history("What about it?") and not needs_history("Who founded Rome in 753 BC?")
+
+
+def test_with_model_uses_its_rewrite() -> None:
+    chat = FakeListChatModel(responses=[
+        "Rewritten question: Which countries did Moscow invite to its February conference?\n"])
+    assert condense_with_model("And which countries were invited in February?", PREVIOUS,
+                               chat) == "Which countries did Moscow invite to its February conference?"
+
+
+def test_with_model_falls_back_to_rule_on_empty_rewrite() -> None:
+    chat = FakeListChatModel(responses=["  "])
+    assert condense_with_model("And in February?", PREVIOUS, chat) == (
+        "And in February? (conference Moscow)")

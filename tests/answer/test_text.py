@@ -1,0 +1,46 @@
+"""Sentences with offsets and content words."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.text import content_words, coverage, split_sentences, stem, strip_citations
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One. Two!  Three", ["One.", "Two!", "Three"]),
+        ("The U.S. troops left. Then Dr. Smith came.", ["The U.S. troops left.",
+                                                         "Then Dr. Smith came."]),
+        ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
+        ("Heading\n\nBody text", ["Heading", "Body text"]),
+        ("  \n ... \n", []),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    sentences = split_sentences(text)
+    assert [s.text for s in sentences] == expected
+    assert all(text[s.start:s.end] == s.text for s in sentences)
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("countries", "country"), ("invited", "invit"), ("invite", "invite"), ("talks", "talk"),
+     ("Russia's", "russia"), ("class", "class"), ("was", "was")],
+)
+def test_stem(word: str, expected: str) -> None:
+    assert stem(word) == expected
+
+
+def test_content_words_drop_stop_and_question_words() -> None:
+    assert content_words("Who hosted the talks in January?", question=True) == [
+        "host", "talk", "january"]
+    assert content_words("Who hosted the talks?") == ["host", "talk"]
+
+
+def test_strip_citations_and_coverage() -> None:
+    assert strip_citations("China [1] and Iran [2, 3].") == "China and Iran."
+    assert coverage(["a", "b", "b"], {"b"}) == 0.5
+    assert coverage([], {"b"}) == 0.0
+    assert coverage(["rare", "common"], {"rare"}, {"rare": 3.0, "common": 1.0}) == 0.75

@@ -1,0 +1,213 @@
+"""The onnx-int8 embedder: fidelity to fp32, batching, caching, token counts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa.config import DEFAULT_MODEL, Settings
+from qa.embeddings import SentenceTransformerEmbedder, get_embedder, resolve_model_path
+from qa.errors import ConfigError
+from qa.onnx_embedder import OnnxEmbedder
+
+SENTENCES = [
+    "",
+    "Hello world.",
+    "What does dynamic quantization do to a transformer's weights?",
+    "Vitamin D supplementation reduces the risk of fractures in older adults.",
+    "Le Conseil a adopté la directive relative à l'efficacité énergétique.",
+    "def embed(texts: list[str]) -> np.ndarray:  # returns one row per text",
+    "Aspirin, 81 mg/day; p < 0.001; 95% CI 0.72-0.91; n = 12,345 participants.",
+    " ".join(["The moon landing in 1969 was watched by millions of people."] * 40),
+]
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="session")
+def onnx(onnx_cache: Path) -> OnnxEmbedder:
+    """The int8 embedder, built once per session into a temporary cache."""
+    return OnnxEmbedder(DEFAULT_MODEL, cache_dir=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def fp32() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(DEFAULT_MODEL)
+
+
+def forbid_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the cached ONNX model should have been reused")
+
+    monkeypatch.setattr("qa.onnx_embedder.export_transformer", fail)
+    monkeypatch.setattr("qa.onnx_embedder.build_onnx_model", fail)
+
+
+@pytest.mark.slow
+def test_vectors_are_normalized_float32_of_dim_384(onnx: OnnxEmbedder) -> None:
+    vectors = onnx.embed_documents(SENTENCES)
+
+    assert (onnx.dim, onnx.max_tokens) == (384, 254)
+    assert vectors.shape == (len(SENTENCES), 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert onnx.embed_query("Hello world.").shape == (384,)
+    assert onnx.embed_documents([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_close_to_fp32_sentence_transformers(
+    onnx: OnnxEmbedder, fp32: SentenceTransformerEmbedder
+) -> None:
+    # The last sentence is ~520 word pieces: both backends must truncate alike.
+    cos = cosine(onnx.embed_documents(SENTENCES), fp32.embed_documents(SENTENCES))
+
+    assert cos.min() > 0.98, cos
+
+
+@pytest.mark.slow
+def test_query_ranking_matches_fp32(onnx: OnnxEmbedder, fp32: SentenceTransformerEmbedder) -> None:
+    docs = SENTENCES[1:]
+    query = "Does taking vitamin D prevent broken bones in elderly people?"
+
+    def ranking(embedder: Any) -> list[int]:
+        scores = embedder.embed_documents(docs) @ embedder.embed_query(query)
+        return list(np.argsort(-scores))
+
+    assert ranking(onnx)[:2] == ranking(fp32)[:2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [1, 3, 32])
+def test_length_bucketing_keeps_input_order(onnx_cache: Path, batch_size: int) -> None:
+    embedder = OnnxEmbedder(DEFAULT_MODEL, cache_dir=onnx_cache, batch_size=batch_size)
+    texts = SENTENCES[::-1] + SENTENCES[1:4]  # lengths out of order, with duplicates
+
+    together = embedder.embed_documents(texts)
+    alone = np.stack([embedder.embed_query(t) for t in texts])
+
+    # Dynamic quantization scales activations per batch, so batch mates shift a
+    # vector slightly; a mix-up of rows would drop the cosine far lower.
+    assert cosine(together, alone).min() > 0.995
+    scores = together @ alone.T
+    assert all(scores[i, i] >= scores[i].max() - 1e-6 for i in range(len(texts)))
+
+
+@pytest.mark.slow
+def test_concurrent_calls_give_the_same_vectors(onnx: OnnxEmbedder) -> None:
+    expected = onnx.embed_documents(SENTENCES)
+    results: list[np.ndarray] = []
+
+    def work() -> None:
+        results.append(onnx.embed_documents(SENTENCES))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 4
+    for got in results:
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_second_construction_reuses_the_cache(
+    onnx: OnnxEmbedder, onnx_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_file = onnx.folder / "model.onnx"
+    mtime = model_file.stat().st_mtime_ns
+    forbid_builds(monkeypatch)
+
+    again = OnnxEmbedder(DEFAULT_MODEL, cache_dir=onnx_cache)
+
+    assert model_file.stat().st_mtime_ns == mtime
+    np.testing.assert_allclose(
+        again.embed_documents(SENTENCES[:3]), onnx.embed_documents(SENTENCES[:3]), atol=1e-6
+    )
+    assert [p.name for p in onnx_cache.iterdir() if not p.name.endswith(".lock")] == [
+        onnx.folder.name
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["fingerprint", "manifest", "model"])
+def test_stale_or_broken_cache_is_rebuilt(
+    onnx: OnnxEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    cache = tmp_path / "models"
+    folder = cache / onnx.folder.name
+    shutil.copytree(onnx.folder, folder)
+    manifest = folder / "build.json"
+    if damage == "fingerprint":  # e.g. built from other weights or by an older recipe
+        data = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps(data | {"fingerprint": "0" * 64}))
+    elif damage == "manifest":
+        manifest.unlink()
+    else:
+        (folder / "model.onnx").unlink()
+    builds: list[str] = []
+
+    def fake_build(info: Any, target: Path, fingerprint: str, *args: Any) -> None:
+        builds.append(fingerprint)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(onnx.folder, target)
+        data = json.loads((target / "build.json").read_text())
+        (target / "build.json").write_text(json.dumps(data | {"fingerprint": fingerprint}))
+
+    monkeypatch.setattr("qa.onnx_embedder.build_onnx_model", fake_build)
+
+    OnnxEmbedder(DEFAULT_MODEL, cache_dir=cache)
+    assert len(builds) == 1
+    OnnxEmbedder(DEFAULT_MODEL, cache_dir=cache)  # now fresh: no second build
+    assert len(builds) == 1
+
+
+@pytest.mark.slow
+def test_count_tokens_agrees_with_the_tokenizer(onnx: OnnxEmbedder) -> None:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(resolve_model_path(DEFAULT_MODEL)) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    expected = [len(tokenizer.encode(t, add_special_tokens=False).ids) for t in SENTENCES]
+
+    assert onnx.count_tokens(SENTENCES) == expected
+    assert expected[0] == 0 and expected[-1] > 256  # counts are not truncated
+
+
+@pytest.mark.slow
+def test_get_embedder_uses_the_cache_in_the_data_dir(
+    onnx: OnnxEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", embed_backend="onnx-int8")
+    shutil.copytree(onnx.folder, settings.data_dir / "models" / onnx.folder.name)
+    forbid_builds(monkeypatch)
+
+    embedder = get_embedder(settings)
+
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.folder.parent == settings.data_dir / "models"
+
+
+def test_rejects_a_batch_size_below_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="batch_size=0"):
+        OnnxEmbedder(DEFAULT_MODEL, cache_dir=tmp_path, batch_size=0)
+
+
+def test_unknown_model_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="QA_EMBED_MODEL"):
+        OnnxEmbedder("no-such-model-xyz", cache_dir=tmp_path)

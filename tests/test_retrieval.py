@@ -1,0 +1,50 @@
+"""Retrieval logic: the keyword query, score fusion."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.registry import ChunkRow
+from qa.retrieval import fuse, match_expression, rrf, zscores
+
+
+def row(cid: str) -> ChunkRow:
+    doc, idx = cid.split(":")
+    return ChunkRow(0, doc, int(idx), f"text {cid}", 0, 1, None, "")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("What is the capital of France?", '"capital" OR "france"'),
+        ('x" OR 1 NEAR(y', '"x" OR "1" OR "near" OR "y"'),
+        ("the of and", '"the" OR "of" OR "and"'),
+        ("   ", None),
+        ("Café au lait", '"café" OR "au" OR "lait"'),
+    ],
+)
+def test_match_expression_quotes_every_term(query: str, expected: str | None) -> None:
+    assert match_expression(query) == expected
+
+
+def test_zscores() -> None:
+    scores = zscores([(row("a:0"), 3.0), (row("a:1"), 1.0)])
+    assert scores == {"a:0": 1.0, "a:1": -1.0}
+    assert zscores([(row("a:0"), 5.0)]) == {"a:0": 0.0}
+    assert zscores([]) == {}
+
+
+def test_fuse_weights_and_missing_items() -> None:
+    dense = [(row("a:0"), 0.9), (row("b:0"), 0.5), (row("c:0"), 0.1)]
+    keyword = [(row("b:0"), 12.0), (row("d:0"), 2.0)]
+    ids = [h.row.chunk_id for h in fuse(dense, keyword, k=4, alpha=0.4)]
+    assert ids[0] == "b:0"  # in both rankings, best by keyword
+    assert set(ids) == {"a:0", "b:0", "c:0", "d:0"}
+    assert [h.row.chunk_id for h in fuse(dense, [], k=2)] == ["a:0", "b:0"]
+    assert [h.row.chunk_id for h in fuse([], keyword, k=1)] == ["b:0"]
+
+
+def test_rrf() -> None:
+    fused = rrf([(["a", "b"], 1.0), (["b", "c"], 1.0)], k=0)
+    assert max(fused, key=fused.__getitem__) == "b"
+    assert fused["a"] == pytest.approx(1.0)
