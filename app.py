@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from itertools import chain
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from qa.ui import (
     escape_markdown,
     highlight_markdown,
     location,
+    preview,
     surrounding_text,
     upload_path,
 )
@@ -351,6 +352,7 @@ def chat_panel(settings: Settings) -> None:
     if not question:
         return
     history = [{"role": t.role, "content": t.content} for t in turns if not t.error]
+    st.session_state.pop("seed_message", None)  # said once; the chat takes over
     turns.append(Turn("user", question))
     with st.chat_message("user"):
         st.markdown(escape_markdown(question))
@@ -399,7 +401,6 @@ def show_answer(answer: Answer, key: str) -> None:
     """The final answer with its source cards; a refusal with the closest passages."""
     if answer.refused:
         st.warning(escape_markdown(answer.text), icon=":material/search_off:")
-        st.caption("The closest passages in your documents (they do not answer it):")
         for i, passage in enumerate(answer.passages, 1):
             passage_card(i, passage, answer, key=f"passage-{key}-{i}")
     else:
@@ -444,7 +445,7 @@ def passage_card(i: int, passage: Passage, answer: Answer, key: str) -> None:
     """A passage shown for a refused answer: close to the question, but not an answer."""
     with st.container(border=True, key=key):
         _card_header(f"{i}.", passage.title, passage.source, passage.page, passage.section)
-        st.markdown(escape_markdown(passage.text))
+        st.markdown(escape_markdown(preview(passage.text)))
         with st.expander("Surrounding text"):
             span = Span(passage.doc_id, passage.start, passage.end, passage.text)
             text, _, _ = surrounding_text(span, _context_spans(answer))
@@ -478,9 +479,9 @@ def main() -> None:
             seed_first_run(settings)
     if not loaded.ok:
         return
-    with shown_errors(f"Loading the answer backend '{settings.llm}'"):
-        with st.spinner(f"Loading the answer backend '{settings.llm}'…"):
-            load_answer_model(settings.llm, str(settings.data_dir.resolve()), settings)
+    with (shown_errors(f"Loading the answer backend '{settings.llm}'"),
+          st.spinner(f"Loading the answer backend '{settings.llm}'…")):
+        load_answer_model(settings.llm, str(settings.data_dir.resolve()), settings)
     with documents_area, shown_errors("Listing the documents"):
         documents_panel(settings)
     chat_panel(settings)

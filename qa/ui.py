@@ -81,6 +81,14 @@ def location(page: int | None, section: str, title: str = "") -> str:
     return " · ".join(([f"p. {page}"] if page else []) + ([" > ".join(parts)] if parts else []))
 
 
+def preview(text: str, limit: int = 400) -> str:
+    """The start of ``text``, cut at a word boundary near ``limit`` and marked with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+
+
 def display_name(source: str) -> str:
     """The file name to show for a document's source path (never the folders)."""
     return PurePosixPath(source.replace("\\", "/")).name or source
@@ -111,8 +119,8 @@ def surrounding_text(
     """Text around ``target`` stitched from passages of the same document that touch it.
 
     Passages are exact slices of the document text, so any that overlap or
-    adjoin the target (or sit one paragraph break away) extend it without gaps. At most ``max_extra`` characters
-    are added on each side; a cut is marked with "…".
+    adjoin the target (or sit one paragraph break away) extend it without gaps.
+    At most ``max_extra`` characters are added on each side; a cut is marked "…".
 
     Returns:
         ``(text, start, end)``: the context and the target's offsets within it.

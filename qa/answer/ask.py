@@ -79,7 +79,7 @@ def ask_stream(
     Takes the same arguments as :func:`ask`.
     """
     if not question or not question.strip():
-        raise QAError("the question is empty; ask something, e.g. `qa ask \"Who hosted the talks?\"`")
+        raise QAError('the question is empty; ask something, e.g. `qa ask "Who hosted the talks?"`')
     settings = (settings or Settings.from_env()).with_(collection=collection)
     _check_history(history)
     chain = answer_chain(settings, llm, k)

@@ -31,7 +31,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 
 from qa.answer import extractive
 from qa.answer.citations import check_citations
-from qa.answer.condense import condense_rule_based, condense_with_model
+from qa.answer.condense import condense_rule_based, condense_with_model, split_context
 from qa.answer.prompts import (
     ANSWER_PROMPT,
     REFUSAL_TEXT,
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 #: Before calling a model, refuse when the best sentence scores below this
 #: (lower than the extractive bar: the model can still say it cannot answer).
-MODEL_MIN_SCORE = 0.35
+MODEL_MIN_SCORE = 0.4
 ANSWER_MAX_TOKENS = 96
 
 
@@ -139,7 +139,8 @@ def build_chain(
 
     def retrieve(state: _State) -> _State:
         state.passages = retriever.passages(state.standalone, k=k, mode=mode)
-        state.candidates = score_sentences(state.standalone, state.passages, retriever.embedder)
+        own, context = split_context(state.standalone) if chat is None else (state.standalone, "")
+        state.candidates = score_sentences(own, state.passages, retriever.embedder, context)
         state.lap("retrieve")
         return state
 
@@ -153,7 +154,9 @@ def build_chain(
     return (
         RunnableLambda(condense, name="condense")
         | RunnableLambda(retrieve, name="retrieve")
-        | RunnableGenerator(generate, name="generate")
+        # RunnableGenerator passes the run's config to a function that takes one;
+        # its type hints do not say so.
+        | RunnableGenerator(generate, name="generate")  # type: ignore[arg-type]
     ).with_config(run_name="qa_answer")
 
 

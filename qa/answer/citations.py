@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from qa.answer.text import Sentence, content_words, split_sentences, strip_citations
 from qa.types import Citation, Passage
 
-SUPPORT_THRESHOLD = 0.5
+SUPPORT_THRESHOLD = 0.6
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
@@ -112,7 +112,7 @@ def support(claim: str, passage: str, question: str = "") -> Support:
     sentences = split_sentences(passage)
     if not needed or not sentences:
         return Support(0.0, None)
-    numbers = set(_NUMBER.findall(claim))
+    numbers = set(_NUMBER.findall(claim)) - set(_NUMBER.findall(question))
     if numbers - set(_NUMBER.findall(passage)):
         return Support(0.0, None)  # a number the passage does not have is invented
     stems = [set(content_words(s.text)) for s in sentences]

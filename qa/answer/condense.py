@@ -33,18 +33,25 @@ _WORD = re.compile(r"[\w'-]+")
 _FOLLOW_UP_START = re.compile(
     r"^\s*(and|but|also|so|then|what about|how about|and what about|same for)\b", re.I
 )
-_PRONOUNS = frozenset(
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_PRONOUNS = _words(
     "it its they them their theirs he him his she her this that these those there "
-    "former latter one ones".split()
+    "former latter one ones"
 )
-_DETERMINERS = frozenset("the a an this that these those its their his her our".split())
-_MONTHS = frozenset(
+_CONTEXT = re.compile(r"^(.*\S)\s+\(([^()]*)\)$", re.S)
+_DETERMINERS = _words("the a an this that these those its their his her our")
+_MONTHS = _words(
     "january february march april may june july august september october november "
-    "december".split()
+    "december"
 )
-_QUESTION = frozenset(
+_QUESTION = _words(
     "what which who whom whose when where why how much many name did does do took "
-    "take takes part".split()
+    "take takes part"
 )
 
 
@@ -67,6 +74,16 @@ def _kind(word: str) -> str:
     if w.isdigit():
         return "year" if len(w) == 4 else "number"
     return ""
+
+
+def split_context(standalone: str) -> tuple[str, str]:
+    """A rule-condensed question split into the user's words and the carried-over ones.
+
+    >>> split_context("And in February? (conference Moscow)")
+    ('And in February?', 'conference Moscow')
+    """
+    found = _CONTEXT.match(standalone)
+    return (found.group(1), found.group(2)) if found else (standalone, "")
 
 
 def condense_rule_based(question: str, history: list[dict[str, str]]) -> str:

@@ -16,7 +16,7 @@ from qa.answer.scoring import Candidate
 
 #: Below this best-sentence score the extractive backend refuses (measured on
 #: SQuAD v2.0 dev, tuning slice; see qa/evaluation/answers.py).
-MIN_SCORE = 0.45
+MIN_SCORE = 0.5
 #: A second sentence is quoted when its score is within this of the best one.
 SECOND_MARGIN = 0.05
 MAX_SENTENCES = 2

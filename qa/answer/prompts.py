@@ -39,7 +39,8 @@ Rules:
 - If the passages do not contain the answer, reply exactly: {MODEL_REFUSAL}"""
 
 ANSWER_PROMPT = ChatPromptTemplate.from_messages(
-    [("system", ANSWER_SYSTEM), ("human", "<passages>\n{passages}\n</passages>\n\nQuestion: {question}")]
+    [("system", ANSWER_SYSTEM),
+     ("human", "<passages>\n{passages}\n</passages>\n\nQuestion: {question}")]
 )
 
 CONDENSE_SYSTEM = """Rewrite the user's last question so that it can be understood without \

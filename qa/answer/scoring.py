@@ -30,6 +30,7 @@ from qa.types import Passage
 W_LEXICAL = 0.5
 W_SEMANTIC = 0.5
 W_RANK = 0.05
+CONTEXT_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,14 @@ class Candidate:
 
 
 def score_sentences(
-    question: str, passages: list[Passage], embedder: Embedder | None
+    question: str, passages: list[Passage], embedder: Embedder | None, context: str = ""
 ) -> list[Candidate]:
     """Every sentence of ``passages`` scored for ``question``, best first.
 
-    Without an embedder the semantic signal is 0 and only words and rank count.
+    ``context`` holds words carried over from earlier turns (see
+    :func:`~qa.answer.condense.split_context`): they count half as much as the
+    question's own words, so a follow-up finds what it asks, not what was asked
+    before. Without an embedder the semantic signal is 0.
     """
     split = [split_sentences(p.text) for p in passages]
     flat = [(i, s) for i, sentences in enumerate(split) for s in sentences]
@@ -65,14 +69,19 @@ def score_sentences(
     stems = [set(content_words(s.text)) for _, s in flat]
     weights = idf_weights(stems)
     asked = content_words(question, question=True)
-    semantic = _cosines(question, [s.text for _, s in flat], embedder)
+    carried = [w for w in content_words(context, question=True) if w not in asked]
+    if carried:
+        weights = weights | {w: CONTEXT_WEIGHT * weights.get(w, weights[""]) for w in carried}
+        asked += carried
+    full = f"{question} ({context})" if context else question
+    semantic = _cosines(full, [s.text for _, s in flat], embedder)
     titles = [set(content_words(p.title)) for p in passages]
     out: list[Candidate] = []
     for j, (i, sentence) in enumerate(flat):
         previous = stems[j - 1] if j > 0 and flat[j - 1][0] == i else set()
         own = coverage(asked, stems[j], weights)
-        context = coverage(asked, stems[j] | previous | titles[i], weights)
-        lexical = 0.5 * own + 0.5 * context
+        around = coverage(asked, stems[j] | previous | titles[i], weights)
+        lexical = 0.5 * own + 0.5 * around
         score = (W_LEXICAL * lexical + W_SEMANTIC * float(semantic[j])
                  + W_RANK / (1 + i))
         out.append(Candidate(i, sentence, lexical, float(semantic[j]), score))

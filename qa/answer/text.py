@@ -19,14 +19,15 @@ from qa.retrieval import STOPWORDS
 # whitespace, or at a blank line. A period after a lone capital ("U.S. troops",
 # "J. Smith") is not an end.
 _SENTENCE_END = re.compile(
-    r"(?<![\s.][A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|No|vs)\.)(?<=[.!?])([\"'”’)\]]*)\s+|\n\s*\n"
+    r"(?<!\b[A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|No|vs)\.)(?<=[.!?])([\"'”’)\]]*)\s+|\n\s*\n"
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CITATION = re.compile(r"\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 
 # Question words and verbs of asking say nothing about where an answer is.
 _QUESTION_WORDS = frozenset(
-    "what which who whom whose when where why how much many name named did does".split()
+    {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "much", "many",
+     "name", "named", "did", "does"}
 )
 
 
@@ -90,7 +91,8 @@ def content_words(text: str, *, question: bool = False) -> list[str]:
     """
     words = [w.lower() for w in _WORD.findall(text)]
     drop = STOPWORDS | _QUESTION_WORDS if question else STOPWORDS
-    return [stem(w) for w in words if w not in drop]
+    # Single letters ("C. J. Anderson") are initials, not content.
+    return [stem(w) for w in words if w not in drop and (len(w) > 1 or w.isdigit())]
 
 
 def strip_citations(text: str) -> str:

@@ -43,9 +43,9 @@ class BenchOptions:
     text_file_kb: int = 256
     sizes: tuple[int, ...] = (10_000, 100_000)
     queries: int = 200
-    pool_docs: int = 1000
+    pool_docs: int = 500
     corpus_mb: tuple[float, ...] = (10, 50, 200)
-    real_mb: tuple[float, ...] = (10,)
+    real_mb: tuple[float, ...] = (2,)
     big_file_mb: float = 200
     resume_files: int = 40
 

@@ -34,7 +34,7 @@ from qa.chunking import embedding_header, embedding_text
 from qa.config import Settings
 from qa.embeddings import Embedder, get_embedder
 from qa.registry import CollectionInfo
-from qa.retrieval import Retriever, fuse, match_expression
+from qa.retrieval import CANDIDATES, Retriever, fuse, match_expression
 from qa.store import Store
 from qa.types import Chunk
 
@@ -126,7 +126,8 @@ def _write_docs(store: Store, info: CollectionInfo, doc_numbers: range, size: in
                 vectors.append(pool.vectors[g])
             else:
                 texts.append(random_text(rng, sentences, 7))
-                v = pool.vectors[g % len(pool.texts)] + noise.normal(0, NOISE, pool.vectors.shape[1])
+                v = pool.vectors[g % len(pool.texts)]
+                v = v + noise.normal(0, NOISE, v.shape[0])
                 vectors.append(v / np.linalg.norm(v))
         text = "\n\n".join(texts)
         chunks, pos = [], 0
@@ -149,7 +150,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return value, (time.perf_counter() - t0) * 1000
 
 
-def measure(stores: dict[int, Store], embedder: Embedder, queries: list[str]) -> dict[int, Latencies]:
+def measure(
+    stores: dict[int, Store], embedder: Embedder, queries: list[str]
+) -> dict[int, Latencies]:
     """End-to-end latency of each mode, and of each step, for every query and index.
 
     Sizes and modes are interleaved query by query, so a busy spell on the
@@ -166,7 +169,7 @@ def _measure_one(store: Store, embedder: Embedder, query: str, out: Latencies) -
     retriever = Retriever(store, embedder)
     info = store.info()
     assert info is not None
-    depth = max(4 * K, 40)
+    depth = max(4 * K, CANDIDATES)  # as Retriever.search
     for mode in MODES:
         _, ms = _timed(lambda m=mode: retriever.passages(query, k=K, mode=m))  # type: ignore[misc]
         out.modes[mode].append(ms)

@@ -42,7 +42,7 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus-mb", type=float, nargs="+", default=None, metavar="MB",
                    help="memory: corpus sizes for the bounded-memory runs (default 10 50 200)")
     p.add_argument("--real-mb", type=float, nargs="*", default=None, metavar="MB",
-                   help="memory: corpus sizes ingested with the real model (default 10)")
+                   help="memory: corpus sizes ingested with the real model (default 2)")
     p.add_argument("--big-file-mb", type=float, default=None,
                    help="memory: size of the single large file (default 200; 0 skips)")
     p.set_defaults(handler=cmd_bench)

@@ -44,9 +44,9 @@ class RetrievalReport:
         names = list(next(iter(self.metrics.values())).keys())
         lines = [f"{self.dataset}: {self.questions} questions, {self.chunks} chunks "
                  f"(ingest {self.ingest_seconds:.0f}s)",
-                 f"{'mode':<10}" + "".join(f"{n:>10}" for n in names)]
+                 f"{'mode':<10}" + "".join(f"{n:>12}" for n in names)]
         for mode, values in self.metrics.items():
-            lines.append(f"{mode:<10}" + "".join(f"{values[n]:>10.4f}" for n in names))
+            lines.append(f"{mode:<10}" + "".join(f"{values[n]:>12.4f}" for n in names))
         return "\n".join(lines)
 
 

@@ -17,9 +17,10 @@ logger = logging.getLogger(__name__)
 # C0 and C1 control characters other than tab and newline never belong in indexed
 # text; terminal escape sequences (colours in saved logs) go whole, not just their ESC.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bounded, so a stray ESC never swallows the text after it.
 _ESCAPES = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
-    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC: window titles, links
+    r"(?:\x1b\[|\x9b)[0-?]{0,64}[ -/]{0,8}[@-~]"  # CSI: colours, cursor moves, screen clears
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]{0,2048}(?:\x07|\x1b\\|\x9c)"  # OSC: titles, links
 )
 # Characters that make a title print or display as something else: controls, and the
 # bidirectional overrides that turn "evil\u202etxt.exe" into "evilexe.txt" on screen.

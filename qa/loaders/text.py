@@ -36,9 +36,8 @@ _BLOCK_TAGS = re.compile(
 )
 _TAGS = re.compile(rf"</?(?:{_TAG_NAMES})\b(?:\s[^<>]*)?/?>", re.I)
 # Elements whose content is code or a page of its own, never text: dropped whole.
-_HIDDEN = re.compile(
-    r"<(script|style|iframe|svg|noscript|template|object)\b[^>]*>.*?</\1\s*>|<!--.*?-->",
-    re.I | re.S,
+_HIDDEN_OPEN = re.compile(
+    r"<(script|style|iframe|svg|noscript|template|object)\b[^<>]*>|<!--", re.I
 )
 # Entities with their closing ';' only: "AT&T" or "?a=1&copy=2" stay as written.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -140,10 +139,38 @@ def strip_markup(text: str) -> str:
     Text copied from web pages often carries tags such as ``<u>name</u>``; they
     must never reach indexed passages.
     """
-    text = _HIDDEN.sub("", text)
+    text = _drop_hidden(text)
     text = _BLOCK_TAGS.sub("\n", text)
     text = _TAGS.sub("", text)
     return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+
+
+def _drop_hidden(text: str) -> str:
+    """Scripts, styles, frames and comments removed with their content, in linear time.
+
+    A regular expression such as ``<script>.*?</script>`` rescans the rest of the
+    text for every opening tag that is never closed, which takes minutes on a
+    hostile file of a few hundred KB. Here each closing tag is looked for once
+    per element name; an opening tag that is never closed is dropped alone, and
+    the text after it kept.
+    """
+    out: list[str] = []
+    pos = 0
+    unclosed: set[str] = set()
+    while (opening := _HIDDEN_OPEN.search(text, pos)) is not None:
+        name = (opening.group(1) or "!--").lower()
+        out.append(text[pos : opening.start()])
+        pos = opening.end()
+        if name in unclosed:
+            continue
+        closer = "-->" if name == "!--" else rf"</{name}\s*>"
+        closing = re.compile(closer, re.I).search(text, pos)
+        if closing is None:
+            unclosed.add(name)  # and none after any later opening tag either
+        else:
+            pos = closing.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _looks_like_title(paragraph: str) -> bool:

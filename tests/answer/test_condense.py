@@ -33,8 +33,8 @@ def test_no_history_no_change() -> None:
 def test_with_model_uses_its_rewrite() -> None:
     chat = FakeListChatModel(responses=[
         "Rewritten question: Which countries did Moscow invite to its February conference?\n"])
-    assert condense_with_model("And which countries were invited in February?", PREVIOUS,
-                               chat) == "Which countries did Moscow invite to its February conference?"
+    rewrite = condense_with_model("And which countries were invited in February?", PREVIOUS, chat)
+    assert rewrite == "Which countries did Moscow invite to its February conference?"
 
 
 def test_with_model_falls_back_to_rule_on_empty_rewrite() -> None:

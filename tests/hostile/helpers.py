@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import re
 import resource
 import signal
 import struct
 import textwrap
+import threading
 import time
 import zipfile
 import zlib
@@ -68,26 +71,57 @@ def deadline(seconds: float) -> Iterator[None]:
 @dataclass
 class Usage:
     seconds: float = 0.0
-    peak_self_mb: float = 0.0  # this process's high-water mark after the call
-    peak_children_mb: float = 0.0  # the largest child process (parse workers)
-    raised_self_mb: float = 0.0  # how far the call raised this process's high-water mark
+    peak_self_mb: float = 0.0  # this process's peak resident memory during the block
+    peak_children_mb: float = 0.0  # the largest child process's peak (the parse worker)
+
+
+def _children_hwm() -> dict[int, int]:
+    """Peak resident KB (VmHWM) of each live child process of this one."""
+    me = str(os.getpid())
+    out: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        if fields.get("PPid", "").strip() == me and "VmHWM" in fields:
+            out[int(status.parent.name)] = int(fields["VmHWM"].split()[0])
+    return out
 
 
 @contextmanager
 def measured() -> Iterator[Usage]:
-    """Wall time and peak resident memory (``getrusage``) of the block."""
+    """Wall time and peak resident memory of the block, this process and its children.
+
+    This process's peak comes from ``getrusage`` after resetting the kernel's
+    high-water mark (``/proc/self/clear_refs``), so it is the block's own. A
+    child's ``ru_maxrss`` would report the parent's size at fork, so child
+    processes (the parse worker) are sampled from ``/proc/PID/status`` instead.
+    """
     usage = Usage()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    peaks: dict[int, int] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while True:
+            for pid, kb in _children_hwm().items():
+                peaks[pid] = max(peaks.get(pid, 0), kb)
+            if stop.wait(0.1):
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.perf_counter()
     try:
         yield usage
     finally:
         usage.seconds = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        usage.peak_self_mb = after / 1024
-        usage.peak_children_mb = children / 1024
-        usage.raised_self_mb = (after - before) / 1024
+        stop.set()
+        sampler.join()
+        usage.peak_self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        usage.peak_children_mb = max(peaks.values(), default=0) / 1024
 
 
 # --- PDF -----------------------------------------------------------------------

@@ -147,8 +147,7 @@ def test_case_in_a_batch_of_its_own(case: Case, tmp_path: Path, data_dir: Path) 
     if case.big:
         usage = batch.usage
         REPORT.append(
-            f"{case.id}: {usage.seconds:.1f}s; peak RSS: test process {usage.peak_self_mb:.0f} MB "
-            f"(raised by {usage.raised_self_mb:.0f} MB), largest child process "
-            f"{usage.peak_children_mb:.0f} MB; "
+            f"{case.id}: {usage.seconds:.1f}s; peak RSS during the ingest: test process "
+            f"{usage.peak_self_mb:.0f} MB, parse worker {usage.peak_children_mb:.0f} MB; "
             + "; ".join(f"{r.status}: {r.message or f'{r.chunks} chunks'}" for r in results)
         )

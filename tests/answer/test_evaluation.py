@@ -1,0 +1,68 @@
+"""`qa eval answers` end to end on a tiny SQuAD-format data folder made from the seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.config import Settings
+from qa.evaluation.answers import eval_answers
+
+from .conftest import JANUARY, KABUL
+
+pytestmark = pytest.mark.slow
+
+
+def write_squad(folder: Path, text: str, questions: list[dict]) -> None:
+    folder.mkdir(parents=True)
+    paragraphs, start = [], 0
+    for i, para in enumerate(text.split("\n\n")):
+        at = text.index(para, start)
+        paragraphs.append({"id": f"seed__p{i:03d}", "start": at, "end": at + len(para)})
+        start = at + len(para)
+    article = {"id": "Seed", "title": "Seed_article", "text": text, "paragraphs": paragraphs}
+    (folder / "articles.jsonl").write_text(json.dumps(article) + "\n", encoding="utf-8")
+    lines = [json.dumps({"id": f"q{i}", "article_id": "Seed", "gold_doc_ids": [], **q})
+             for i, q in enumerate(questions)]
+    (folder / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory, seed_text: str) -> Path:
+    data = tmp_path_factory.mktemp("bench")
+    v1 = [{"question": JANUARY, "answers": ["Pakistan and China"]},
+          {"question": "Who is Vladimir Putin's special envoy for South Asia?",
+           "answers": ["Zamir Kabulov"]}]
+    v2 = [{**v1[0], "is_impossible": False}, {"question": KABUL, "answers": [],
+                                               "is_impossible": True}]
+    write_squad(data / "squad-v1.1-dev", seed_text, v1)
+    write_squad(data / "squad-v2.0-dev", seed_text, v2)
+    return data
+
+
+def test_squad_v11_scores(tiny_data: Path, tmp_path: Path) -> None:
+    details = tmp_path / "details.jsonl"
+    report = eval_answers(Settings(data_dir=tmp_path / "d"), tiny_data, "squad",
+                          llm="extractive", details=details)
+    assert report.questions == 2
+    m = report.metrics
+    assert m["answer_contained"] == 1.0 and m["citation_precision"] == 1.0
+    assert 0 < m["f1"] < 1 and m["answer_rate_answerable"] == 1.0
+    assert 0 < report.latency["first_token_median"] <= report.latency["total_p90"]
+    rows = [json.loads(line) for line in details.read_text().splitlines()]
+    assert [r["contained"] for r in rows] == [True, True]
+
+
+def test_squad_v2_cli_json(tiny_data: Path, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["eval", "answers", "--dataset", "squad2", "--data", str(tiny_data),
+                 "--data-dir", str(tmp_path / "d"), "--json", "--limit", "2"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "squad-v2.0" and report["backend"] == "extractive"
+    assert report["metrics"]["refusal_accuracy_unanswerable"] == 1.0
+    assert report["metrics"]["answer_rate_answerable"] == 1.0
+

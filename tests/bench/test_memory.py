@@ -1,0 +1,24 @@
+"""Peak RSS is read for the command and for the processes it starts."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from qa.bench.memory import measure
+
+ALLOCATE = (
+    "import subprocess, sys, time\n"
+    "x = bytearray(150 * 2**20)\n"
+    "child = subprocess.Popen([sys.executable, '-c', "
+    "'import time; y = bytearray(80 * 2**20); time.sleep(1.5)'])\n"
+    "time.sleep(1.0); child.wait(); print('{\"chunks\": 7}')\n"
+)
+
+
+def test_measure_sees_main_and_child_peaks() -> None:
+    run = measure([sys.executable, "-c", ALLOCATE], dict(os.environ), "probe", 1.0, 1)
+    assert run.main_peak_mb >= 150
+    assert 80 <= run.worker_peak_mb < 150
+    assert run.together_peak_mb >= 230
+    assert run.chunks == 7
