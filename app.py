@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from qa import QAError, Settings, documents, ingest, remove
 from qa.answer import ask_stream
 from qa.answer.ask import chat_model
 from qa.llm import available_backends, parse_spec
 from qa.loaders import SUPPORTED_SUFFIXES
-from qa.pipeline import IngestProgress
+from qa.pipeline import IngestProgress, ProgressCallback
 from qa.types import Answer, Citation, FileResult, Passage
 from qa.ui import (
     Span,
@@ -68,6 +70,8 @@ class Turn:
 
 @dataclass
 class Outcome:
+    """Whether a :func:`shown_errors` block finished without an error."""
+
     ok: bool = True
 
 
@@ -181,8 +185,6 @@ def load_answer_model(spec: str, data_dir: str, _settings: Settings) -> None:
         chat.invoke("Hi", max_tokens=1)
 
 
-
-
 def seed_first_run(settings: Settings) -> None:
     """Index ``seeds/`` when the starting collection is empty on the very first run.
 
@@ -208,7 +210,7 @@ def seed_first_run(settings: Settings) -> None:
     st.session_state.seed_message = message
 
 
-def progress_bar(where: Any) -> Any:
+def progress_bar(where: DeltaGenerator) -> ProgressCallback:
     """An ingest progress callback drawing a progress bar inside ``where``."""
     bar = where.progress(0.0, text="Starting…")
 
@@ -265,7 +267,9 @@ def upload_limit_mb(settings: Settings) -> int:
     return min(settings.max_file_mb, int(st.get_option("server.maxUploadSize")))
 
 
-def ingest_uploads(files: list[Any], settings: Settings) -> list[tuple[str, FileResult]]:
+def ingest_uploads(
+    files: list[UploadedFile], settings: Settings
+) -> list[tuple[str, FileResult]]:
     """Store uploads under safe generated names, index them, and say what happened to each."""
     limit_mb = upload_limit_mb(settings)
     names: dict[str, str] = {}

@@ -200,6 +200,21 @@ class Registry:
         )
         return DocRow(*rows[0]) if rows else None
 
+    def documents_by_ids(self, collection: str, ids: Iterable[str]) -> dict[str, DocRow]:
+        """The ``ready`` documents among ``ids``, by id; reads only those rows."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, DocRow] = {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._query(
+                "SELECT id, source, title, status, chunks, size, mtime FROM documents "
+                f"WHERE collection = ? AND status = 'ready' AND id IN ({marks})",
+                [collection, *part],
+            )
+            found.update((r[0], DocRow(*r)) for r in rows)
+        return found
+
     def by_source(self, collection: str, source: str) -> list[DocRow]:
         rows = self._query(
             "SELECT id, source, title, status, chunks, size, mtime FROM documents "

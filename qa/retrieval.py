@@ -157,7 +157,8 @@ class Retriever:
     ) -> list[Passage]:
         """Like :meth:`search`, with each chunk's document source and title."""
         hits = self.search(query, k=k, mode=mode, documents=documents)
-        docs = {d.id: d for d in self.store.registry.documents(self.store.name)}
+        # Only the hits' documents: reading every document row costs O(collection) per query.
+        docs = self.store.registry.documents_by_ids(self.store.name, [h.row.doc_id for h in hits])
         out: list[Passage] = []
         for hit in hits:
             doc = docs.get(hit.row.doc_id)

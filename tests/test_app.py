@@ -1,8 +1,10 @@
 """The web UI (app.py) driven by Streamlit's AppTest, plus the pure helpers of qa.ui.
 
 The app tests use the real embedding model, a real index and the extractive
-backend. They share one data directory per module (so the model loads once) and
-each test gets a collection of its own (so no test sees another's documents).
+backend. They share one data directory per module, so the model loads once.
+Tests that change documents get a collection of their own; tests that only ask
+share one seeded collection (whichever runs first seeds it), so no test depends
+on another's order or leftovers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from streamlit.testing.v1 import AppTest
 import qa.answer
 from qa import QAError
 from qa.types import Answer
-from qa.ui import Span, escape_markdown, highlight_markdown, safe_file_name, surrounding_text
+from qa.ui import (
+    Span,
+    escape_markdown,
+    highlight_markdown,
+    preview,
+    safe_file_name,
+    surrounding_text,
+)
 from qa.ui import upload_path as make_upload_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,25 +59,48 @@ def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("app_data")
 
 
-@pytest.fixture
-def collection(
-    shared_data: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> str:
-    """A fresh collection in the module's data directory, and the extractive backend."""
-    name = "t-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
-    monkeypatch.setenv("QA_DATA_DIR", str(shared_data))
+def fresh_name(request: pytest.FixtureRequest) -> str:
+    return "t-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+
+
+def use_collection(monkeypatch: pytest.MonkeyPatch, data: Path, name: str) -> str:
+    monkeypatch.setenv("QA_DATA_DIR", str(data))
     monkeypatch.setenv("QA_COLLECTION", name)
     monkeypatch.setenv("QA_LLM", "extractive")
     return name
 
 
 @pytest.fixture
-def app(collection: str) -> AppTest:
-    """The app after its first run (seeds indexed into the test's collection)."""
+def collection(
+    shared_data: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """A fresh starting collection for a test that changes documents."""
+    return use_collection(monkeypatch, shared_data, fresh_name(request))
+
+
+@pytest.fixture
+def shared_collection(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The seeded collection the read-only tests share; they never change its documents."""
+    return use_collection(monkeypatch, shared_data, "shared-seeds")
+
+
+def started() -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=180)
     at.run()
     assert_no_failure(at)
     return at
+
+
+@pytest.fixture
+def app(collection: str) -> AppTest:
+    """The app after its first run (seeds indexed into the test's own collection)."""
+    return started()
+
+
+@pytest.fixture
+def reader(shared_collection: str) -> AppTest:
+    """The app on the shared seeded collection, for tests that only ask."""
+    return started()
 
 
 @pytest.fixture
@@ -155,21 +187,21 @@ def test_seeds_are_added_only_once(app: AppTest, collection: str) -> None:
     assert not any("First run" in i.value for i in again.info)
 
 
-def test_other_collections_start_empty(app: AppTest) -> None:
-    app.sidebar.text_input(key="collection").set_value("second-shelf").run()
-    assert_no_failure(app)
-    assert sidebar_documents(app) == []
-    assert any("no documents yet" in c.value for c in app.sidebar.caption)
+def test_other_collections_start_empty(reader: AppTest, request: pytest.FixtureRequest) -> None:
+    reader.sidebar.text_input(key="collection").set_value(fresh_name(request)).run()
+    assert_no_failure(reader)
+    assert sidebar_documents(reader) == []
+    assert any("no documents yet" in c.value for c in reader.sidebar.caption)
 
 
 # --- ask, cite, refuse ---------------------------------------------------------
 
 
-def test_answer_cites_the_passage_with_the_supporting_span_highlighted(app: AppTest) -> None:
-    ask(app, SEED_QUESTION)
-    answer = answer_of(app)
+def test_answer_cites_the_passage_with_the_supporting_span_highlighted(reader: AppTest) -> None:
+    ask(reader, SEED_QUESTION)
+    answer = answer_of(reader)
     assert not answer.refused and answer.citations
-    reply = app.chat_message[-1]
+    reply = reader.chat_message[-1]
     on_page = markdown_in(reply)
     assert shown(answer.text) in on_page
     assert "[1]" in answer.text
@@ -180,44 +212,47 @@ def test_answer_cites_the_passage_with_the_supporting_span_highlighted(app: AppT
     assert any(e.label == "Surrounding text" for e in reply.expander)
 
 
-def test_follow_up_passes_the_history(app: AppTest, calls: list[dict[str, Any]]) -> None:
-    ask(app, SEED_QUESTION)
-    ask(app, "Which government was left out of it?")
+def test_follow_up_passes_the_history(reader: AppTest, calls: list[dict[str, Any]]) -> None:
+    ask(reader, SEED_QUESTION)
+    ask(reader, "Which government was left out of it?")
     first, second = calls
     assert first["history"] == []
     assert second["history"] == [
         {"role": "user", "content": SEED_QUESTION},
-        {"role": "assistant", "content": answer_of(app, 1).text},
+        {"role": "assistant", "content": answer_of(reader, 1).text},
     ]
-    assert len(app.chat_message) == 4
+    assert len(reader.chat_message) == 4
 
 
-def test_sidebar_choices_reach_the_chain(app: AppTest, calls: list[dict[str, Any]]) -> None:
-    app.sidebar.slider(key="k").set_value(3).run()
-    ask(app, SEED_QUESTION)
+def test_sidebar_choices_reach_the_chain(
+    reader: AppTest, calls: list[dict[str, Any]]
+) -> None:
+    reader.sidebar.slider(key="k").set_value(3).run()
+    ask(reader, SEED_QUESTION)
     (call,) = calls
     assert call["k"] == 3 and call["llm"] == "extractive"
-    assert call["collection"] == app.session_state["collection"]
-    assert app.sidebar.slider(key="k").value == 3  # kept for the session
+    assert call["collection"] == reader.session_state["collection"]
+    assert reader.sidebar.slider(key="k").value == 3  # kept for the session
 
 
-def test_refused_answer_says_so_and_lists_the_closest_passages(app: AppTest) -> None:
-    ask(app, REFUSED_QUESTION)
-    answer = answer_of(app)
+def test_refused_answer_says_so_and_lists_the_closest_passages(reader: AppTest) -> None:
+    ask(reader, REFUSED_QUESTION)
+    answer = answer_of(reader)
     assert answer.refused and answer.passages
-    reply = app.chat_message[-1]
+    reply = reader.chat_message[-1]
     assert [w.value for w in reply.warning] == [shown(answer.text)]
     on_page = markdown_in(reply)
-    for passage in answer.passages:
-        assert shown(passage.text) in on_page
+    for passage in answer.passages:  # a preview of each, the rest one click away
+        assert shown(preview(passage.text)) in on_page
+    assert len(reply.expander) == len(answer.passages)
 
 
-def test_new_chat_clears_the_conversation(app: AppTest) -> None:
-    ask(app, SEED_QUESTION)
-    assert len(app.chat_message) == 2
-    app.sidebar.button[0].click().run()
-    assert len(app.chat_message) == 0
-    assert app.session_state["turns"] == []
+def test_new_chat_clears_the_conversation(reader: AppTest) -> None:
+    ask(reader, SEED_QUESTION)
+    assert len(reader.chat_message) == 2
+    reader.sidebar.button[0].click().run()
+    assert len(reader.chat_message) == 0
+    assert reader.session_state["turns"] == []
 
 
 # --- upload and remove ---------------------------------------------------------
@@ -252,9 +287,11 @@ def test_upload_ask_and_remove(app: AppTest, shared_data: Path, collection: str)
      "ev\x07il\x1b[31m.txt", "\u202etxt.evil.txt", ".hidden.txt", "x" * 300 + ".txt"],
 )
 def test_uploaded_names_never_choose_the_path(
-    app: AppTest, shared_data: Path, collection: str, name: str
+    reader: AppTest, shared_data: Path, request: pytest.FixtureRequest, name: str
 ) -> None:
-    upload(app, name, b"Unusual storage notes: the vault key is kept in a blue jar.\n")
+    collection = fresh_name(request)  # a collection chosen in the sidebar starts empty
+    reader.sidebar.text_input(key="collection").set_value(collection).run()
+    upload(reader, name, b"Unusual storage notes: the vault key is kept in a blue jar.\n")
     (stored,) = uploads(shared_data, collection)
     root = (shared_data / "uploads" / collection).resolve()
     assert stored.resolve().parent.parent == root
@@ -315,17 +352,17 @@ def test_markup_in_documents_is_shown_as_text(app: AppTest) -> None:
     ],
 )
 def test_answer_errors_are_messages(
-    app: AppTest, monkeypatch: pytest.MonkeyPatch, exc: Exception, message: str
+    reader: AppTest, monkeypatch: pytest.MonkeyPatch, exc: Exception, message: str
 ) -> None:
     def failing(*args: Any, **kwargs: Any) -> Iterator[str]:
         yield "partial "
         raise exc
 
     monkeypatch.setattr(qa.answer, "ask_stream", failing)
-    ask(app, SEED_QUESTION)
-    assert any(message in e.replace("\\", "") for e in errors(app))
-    ask(app, SEED_QUESTION)  # the page still works, and the failed turn stays visible
-    assert len(errors(app)) == 2
+    ask(reader, SEED_QUESTION)
+    assert any(message in e.replace("\\", "") for e in errors(reader))
+    ask(reader, SEED_QUESTION)  # the page still works, and the failed turn stays visible
+    assert len(errors(reader)) == 2
 
 
 def test_removing_a_document_that_is_gone_is_a_message(app: AppTest, collection: str) -> None:
@@ -336,14 +373,16 @@ def test_removing_a_document_that_is_gone_is_a_message(app: AppTest, collection:
     assert any("matches no document" in e for e in errors(app))
 
 
-def test_bad_collection_name_is_a_message(app: AppTest) -> None:
-    app.sidebar.text_input(key="collection").set_value("no/such name").run()
-    assert_no_failure(app)
-    assert any("not allowed" in e for e in errors(app))
-    assert sidebar_documents(app)  # falls back to the configured collection
+def test_bad_collection_name_is_a_message(reader: AppTest) -> None:
+    reader.sidebar.text_input(key="collection").set_value("no/such name").run()
+    assert_no_failure(reader)
+    assert any("not allowed" in e for e in errors(reader))
+    assert sidebar_documents(reader)  # falls back to the configured collection
 
 
-def test_bad_environment_is_a_message(collection: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_environment_is_a_message(
+    shared_collection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QA_K", "lots")
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
@@ -352,7 +391,7 @@ def test_bad_environment_is_a_message(collection: str, monkeypatch: pytest.Monke
 
 
 def test_remote_backend_from_the_environment_is_offered(
-    collection: str, monkeypatch: pytest.MonkeyPatch
+    shared_collection: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QA_LLM", "openai:gpt-4o-mini")
     at = AppTest.from_file(str(APP), default_timeout=180)
@@ -411,6 +450,11 @@ def test_surrounding_text_stitches_neighbouring_passages() -> None:
     assert text == "Second para.\n\nThird para." and (start, end) == (0, 12)
     text, start, end = surrounding_text(second, [first, third], max_extra=4)
     assert text.startswith("… ") and text.endswith(" …") and text[start:end] == "Second para."
+
+
+def test_preview_cuts_at_a_word() -> None:
+    assert preview("short") == "short"
+    assert preview("one two three four", limit=10) == "one two …"
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ from qa.answer.condense import condense_rule_based, condense_with_model, split_c
 from qa.answer.prompts import (
     ANSWER_PROMPT,
     REFUSAL_TEXT,
+    earlier_line,
     excerpts,
     is_model_refusal,
     passages_block,
@@ -139,7 +140,14 @@ def build_chain(
 
     def retrieve(state: _State) -> _State:
         state.passages = retriever.passages(state.standalone, k=k, mode=mode)
-        own, context = split_context(state.standalone) if chat is None else (state.standalone, "")
+        if chat is None:
+            own, context = split_context(state.standalone)
+        elif state.history:
+            # A small model mixes up the turns: rank by the user's own words, with
+            # the earlier question's at half weight (see score_sentences).
+            own, context = state.question, earlier_line(state.history)
+        else:
+            own, context = state.standalone, ""
         state.candidates = score_sentences(own, state.passages, retriever.embedder, context)
         state.lap("retrieve")
         return state
@@ -188,8 +196,14 @@ def _generate(
         yield from _refuse(state, backend, "no passage sentence is relevant enough")
         return
     shown, texts = excerpts(state.passages, state.candidates)
+    # After a follow-up the model gets the user's words and the earlier question:
+    # measured on the seed, a rewrite that carries the earlier question's words
+    # ("...the conference Moscow hosted in February?") made the 1.5B model answer
+    # the earlier question instead.
+    earlier = earlier_line(state.history)
     messages = ANSWER_PROMPT.format_messages(
-        passages=passages_block(shown, texts), question=state.standalone
+        passages=passages_block(shown, texts), earlier=earlier,
+        question=state.question if earlier else state.standalone,
     )
     model = _bounded(chat)
     renumber = MarkerRenumberer(len(shown))

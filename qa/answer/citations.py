@@ -13,7 +13,8 @@ An answer is split into sentences, each with the markers that follow it. Then:
 3. A sentence left without a supporting citation gets the given passage that
    supports it best, if one does; otherwise the sentence is dropped and reported.
 4. Surviving markers are renumbered 1..m in order of first appearance, and each
-   cited passage becomes a :class:`Citation` whose quote is the supporting window.
+   cited passage becomes a :class:`Citation` whose quote is the supporting window
+   (from the first to the last supporting sentence, when several sentences cite it).
 
 The threshold was measured on the local model's SQuAD answers (see
 ``qa/evaluation/answers.py`` and the project's evaluation notes).
@@ -24,13 +25,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from qa.answer.text import Sentence, content_words, split_sentences, strip_citations
+from qa.answer.text import Sentence, content_words, split_sentences, stem, strip_citations
 from qa.types import Citation, Passage
 
 SUPPORT_THRESHOLD = 0.6
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
+_WORDS = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -99,7 +101,9 @@ def support(claim: str, passage: str, question: str = "") -> Support:
 
     Words the claim shares with ``question`` are taken as given (an answer
     restates its question: "Pakistan and China *took part*"); the rest must be
-    in the window. A claim made only of the question's words must be in full.
+    in the window, names and numbers counting twice ("Tesla was *35 years* old"
+    against "at the age of 35": 2 of 3). A claim made only of the question's
+    words must be in full.
 
     >>> s = support("Moscow hosted Pakistan and China.", "Rain fell. Moscow hosted China "
     ...             "and Pakistan in January. It snowed.")
@@ -115,6 +119,9 @@ def support(claim: str, passage: str, question: str = "") -> Support:
     numbers = set(_NUMBER.findall(claim)) - set(_NUMBER.findall(question))
     if numbers - set(_NUMBER.findall(passage)):
         return Support(0.0, None)  # a number the passage does not have is invented
+    facts = _facts(claim)
+    weight = {w: 2.0 if w in facts else 1.0 for w in needed}
+    total = sum(weight.values())
     stems = [set(content_words(s.text)) for s in sentences]
     windows = [(stems[i], s) for i, s in enumerate(sentences)]
     # Pairs come last, so a pair is quoted only when it supports more than any one sentence.
@@ -124,10 +131,15 @@ def support(claim: str, passage: str, question: str = "") -> Support:
     ]
     best = Support(-1.0, None)
     for found, window in windows:
-        score = len(needed & found) / len(needed)
+        score = sum(weight[w] for w in needed & found) / total
         if score > best.score + 1e-9:
             best = Support(score, window)
     return best
+
+
+def _facts(claim: str) -> set[str]:
+    """Stems of the claim's names and numbers: capitalised words and digits."""
+    return {stem(w) for w in _WORDS.findall(claim) if w[0].isdigit() or w[0].isupper()}
 
 
 def check_citations(
@@ -171,6 +183,8 @@ def check_citations(
             if i not in order:
                 order[i] = len(order) + 1
                 quotes[i] = checks[i].quote
+            else:  # cited again: the quote spans every sentence it supports
+                quotes[i] = _span(passages[i].text, quotes[i], checks[i].quote)
             numbers.append(order[i])
         kept_text.append(claim.text[:-1] if claim.text[-1:] in ".!?" else claim.text)
         kept_text[-1] += "".join(f" [{n}]" for n in numbers) + (
@@ -178,6 +192,13 @@ def check_citations(
         )
     citations = [_citation(n, passages[i], quotes[i]) for i, n in order.items()]
     return Checked(" ".join(kept_text), citations, flagged, len(kept_text), dropped)
+
+
+def _span(text: str, a: Sentence | None, b: Sentence | None) -> Sentence | None:
+    if a is None or b is None:
+        return a or b
+    start, end = min(a.start, b.start), max(a.end, b.end)
+    return Sentence(text[start:end], start, end)
 
 
 def _best_passage(claim: str, passages: list[Passage], question: str) -> tuple[int, Support]:

@@ -1,9 +1,19 @@
 """The extractive backend: no language model, the answer quotes the best sentences.
 
 The best-scored sentence of the retrieved passages (see
-:mod:`qa.answer.scoring`) is the answer, with its passage cited; a second one
-joins it when it scores nearly as well. When even the best sentence scores
-below :data:`MIN_SCORE` the documents are taken not to hold the answer.
+:mod:`qa.answer.scoring`) is the answer, with its passage cited; a second
+sentence of the same passage joins it when it scores nearly as well. When even
+the best sentence scores below :data:`MIN_SCORE` the documents are taken not to
+hold the answer.
+
+Measured on the SQuAD tuning slices (400 questions each, see
+qa/evaluation/answers.py): refusing below 0.45 answers 93.8% of answerable SQuAD
+v2.0 questions and refuses 14.3% of unanswerable ones (0.50: 88.4% / 22.3%;
+0.53: 85.3% / 29.7%); SQuAD v2.0's unanswerable questions are written to look
+answerable from the same paragraph, and word overlap and embedding similarity
+barely tell them apart. A second sentence from another passage would raise
+"answer contained" on SQuAD v1.1 from 74.3% to 78.7% but lower citation
+precision from 88.9% to 81.6%; from the same passage it gives 77.0% at 88.9%.
 
 Instant and always grounded: every word of the answer is in a cited passage.
 """
@@ -16,9 +26,9 @@ from qa.answer.scoring import Candidate
 
 #: Below this best-sentence score the extractive backend refuses (measured on
 #: SQuAD v2.0 dev, tuning slice; see qa/evaluation/answers.py).
-MIN_SCORE = 0.5
-#: A second sentence is quoted when its score is within this of the best one.
-SECOND_MARGIN = 0.05
+MIN_SCORE = 0.45
+#: A second sentence of the best passage is quoted when it scores within this of the best.
+SECOND_MARGIN = 0.1
 MAX_SENTENCES = 2
 
 
@@ -38,7 +48,7 @@ def extractive_answer(candidates: list[Candidate]) -> tuple[str, list[int]]:
     for c in candidates[1:]:
         if len(chosen) >= MAX_SENTENCES or c.score < best.score - SECOND_MARGIN:
             break
-        if c.text != best.text:
+        if c.passage == best.passage and c.text != best.text:
             chosen.append(c)
     cited: list[int] = []
     parts: list[str] = []

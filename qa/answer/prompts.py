@@ -40,8 +40,14 @@ Rules:
 
 ANSWER_PROMPT = ChatPromptTemplate.from_messages(
     [("system", ANSWER_SYSTEM),
-     ("human", "<passages>\n{passages}\n</passages>\n\nQuestion: {question}")]
-)
+     ("human", "<passages>\n{passages}\n</passages>\n\n{earlier}Question: {question}")]
+).partial(earlier="")
+
+
+def earlier_line(history: list[dict[str, str]]) -> str:
+    """"Earlier question: ..." for the answer prompt, from the last user turn, or ""."""
+    asked = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
+    return f"Earlier question: {' '.join(asked[-1].split())[:300]}\n" if asked else ""
 
 CONDENSE_SYSTEM = """Rewrite the user's last question so that it can be understood without \
 the conversation: replace pronouns and fill in what is left out with the names, places and \

@@ -67,8 +67,8 @@ def _add(out: list[Sentence], text: str, start: int, end: int) -> None:
 def stem(word: str) -> str:
     """A light suffix stripper, enough to match inflections of one word.
 
-    >>> [stem(w) for w in ("countries", "invited", "hosting", "talks", "class")]
-    ['country', 'invit', 'host', 'talk', 'class']
+    >>> [stem(w) for w in ("countries", "invited", "hosting", "talks", "class", "ended")]
+    ['country', 'invit', 'host', 'talk', 'class', 'end']
     """
     w = word.lower()
     if w.endswith("'s"):
@@ -76,7 +76,7 @@ def stem(word: str) -> str:
     if len(w) > 4 and w.endswith("ies"):
         return w[:-3] + "y"
     for suffix in ("ing", "ed", "es", "s"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix) and not w.endswith("ss"):
+        if len(w) > len(suffix) + 2 and w.endswith(suffix) and not w.endswith("ss"):
             return w[: -len(suffix)]
     return w
 

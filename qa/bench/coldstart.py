@@ -97,13 +97,11 @@ def import_profile(cmd: list[str], env: dict[str, str], top: int = 12) -> list[t
         match = line.match(text)
         if match:
             found.append((match[4], int(match[2]) / 1e6, len(match[3])))
-    # Keep packages imported directly by qa's modules or the top level, biggest first.
+    # Every top-level package (its own row holds all it imports) and every qa module.
     tops: dict[str, float] = {}
-    for name, seconds, depth in found:
-        root = name.split(".")[0]
-        if depth <= 3 or name.startswith("qa."):
-            key = name if name.startswith("qa") else root
-            tops[key] = max(tops.get(key, 0.0), seconds)
+    for name, seconds, _depth in found:
+        if name.startswith("qa") or "." not in name:
+            tops[name] = max(tops.get(name, 0.0), seconds)
     return sorted(tops.items(), key=lambda kv: -kv[1])[:top]
 
 
@@ -155,16 +153,20 @@ def run_coldstart(options: BenchOptions) -> BenchResult:
         phases_table.add(name, seconds, phases["onnx-int8"][i][1])
     result.tables.append(phases_table)
 
-    imports = Table("slowest imports of `qa search` (python -X importtime, cumulative s)",
-                    ["module", "torch", "onnx-int8"])
-    profile = {b: dict(import_profile(commands[f"qa search ({b})"][0],
-                                      _env(options, store_dir, collection, b)))
-               for b in ("torch", "onnx-int8")}
-    def slowest(name: str) -> float:
-        return -max(profile["torch"].get(name, 0.0), profile["onnx-int8"].get(name, 0.0))
+    profiled = {f"search {b}": (f"qa search ({b})", b) for b in ("torch", "onnx-int8")}
+    if "qa ask --llm extractive (onnx-int8)" in commands:
+        profiled["ask onnx-int8"] = ("qa ask --llm extractive (onnx-int8)", "onnx-int8")
+    profile = {column: dict(import_profile(commands[name][0],
+                                           _env(options, store_dir, collection, backend)))
+               for column, (name, backend) in profiled.items()}
+    imports = Table("slowest imports (python -X importtime, cumulative s)",
+                    ["module", *profiled])
 
-    for name in sorted(set(profile["torch"]) | set(profile["onnx-int8"]), key=slowest):
-        imports.add(name, profile["torch"].get(name), profile["onnx-int8"].get(name))
+    def slowest(name: str) -> float:
+        return -max(p.get(name, 0.0) for p in profile.values())
+
+    for name in sorted(set().union(*profile.values()), key=slowest):
+        imports.add(name, *(p.get(name) for p in profile.values()))
     result.tables.append(imports)
 
     for backend in ("torch", "onnx-int8"):

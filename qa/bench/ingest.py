@@ -250,8 +250,8 @@ def run_ingest(options: BenchOptions) -> BenchResult:
         f"{options.rounds} round(s); contenders interleaved, order rotated each round; "
         "chunks/s is the median over rounds, ratios are medians of per-round ratios.",
         f"qa chunks: <= {options.settings.chunk_tokens} word pieces + title line; naive "
-        "chunks: 1000 characters with 200 overlap (see 'wp/chunk'); 'MB/s' compares the same "
-        "documents whatever the chunking.",
+        "chunks: 1000 characters with 200 overlap (see 'wp/chunk'); 'KB/s' (text per "
+        "second) compares the same documents whatever the chunking.",
         "Model loading and the one-time ONNX build are not timed; every pipeline run writes a "
         "fresh index. 'encode %' = share of a qa run spent inside embed_documents.",
     ]
@@ -278,19 +278,19 @@ def _table(result: BenchResult, corpus: Corpus, contenders: list[Contender],
         return sum(counter(texts)) / max(len(texts), 1)
 
     table = Table(f"ingest: {corpus.description}",
-                  ["contender", "chunks", "wp/chunk", "chunks/s", "best", "MB/s",
+                  ["contender", "chunks", "wp/chunk", "chunks/s", "best", "KB/s",
                    "x naive", "x enc fp32", "s/round", "encode %"])
     for c in contenders:
         t = timings.get((corpus.name, c.name))
         if t is None:
             continue
         rates = t.rates()
-        mb_s = [corpus.bytes / 2**20 / s for s in t.seconds]
+        kb_s = [corpus.bytes / 1024 / s for s in t.seconds]
         per_round = _per_round(timings, corpus.name, c.name, "naive LangChain")
         vs_fp32 = _per_round(timings, corpus.name, c.name, "encoder fp32 (ST)")
         size = wp(naive_chunks) if c.name == "naive LangChain" else wp(bodies)
         share = [100 * e / s for e, s in zip(t.encode_seconds, t.seconds, strict=True)]
-        table.add(c.name, t.chunks, size, median(rates), max(rates), median(mb_s),
+        table.add(c.name, t.chunks, size, median(rates), max(rates), median(kb_s),
                   median(per_round) if per_round else None,
                   median(vs_fp32) if vs_fp32 else None, median(t.seconds),
                   median(share) if c.name in ("qa int8", "qa torch") else None)

@@ -126,7 +126,7 @@ def eval_answers(
         row = _score(q, answer, first if first is not None else total, total)
         rows.append(row)
         if out:
-            out.write(json.dumps(row | {"flagged": answer.flagged, "citations": [
+            out.write(json.dumps(row | {"flagged": answer.flagged, "cited": [
                 c.to_dict() | {"text": None} for c in answer.citations]}) + "\n")
             out.flush()
         if n % 25 == 0:

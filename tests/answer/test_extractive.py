@@ -17,12 +17,15 @@ def test_best_sentence_is_quoted_with_its_passage() -> None:
     assert (text, cited) == ("Moscow hosted China [3].", [2])
 
 
-def test_a_close_second_sentence_joins() -> None:
-    text, cited = extractive_answer([cand(0, "Moscow hosted\nChina.", 0.9),
-                                     cand(1, "India and Iran came!", 0.88),
-                                     cand(1, "Third one.", 0.87)])
-    assert text == "Moscow hosted China [1]. India and Iran came [2]!"
-    assert cited == [0, 1]
+def test_a_close_second_sentence_of_the_same_passage_joins() -> None:
+    text, cited = extractive_answer([cand(1, "Moscow hosted\nChina.", 0.9),
+                                     cand(0, "Other passage.", 0.89),
+                                     cand(1, "India and Iran came!", 0.85),
+                                     cand(1, "Third one.", 0.84)])
+    assert text == "Moscow hosted China [2]. India and Iran came [2]!"
+    assert cited == [1]
+    text, _ = extractive_answer([cand(0, "Best.", 0.9), cand(0, "Far behind.", 0.7)])
+    assert text == "Best [1]."
 
 
 def test_relevance_threshold() -> None:

@@ -196,9 +196,14 @@ def test_ask_cite_upload_remove(page: Page, server: Server) -> None:
     page.goto(server.url)
 
     # First run: the models load behind a spinner, then seeds/ is indexed and said so.
+    expect(page.get_by_test_id("stSpinner").filter(has_text="Loading the embedding model")
+           ).to_be_visible()
+    server.timings["spinner"] = time.monotonic() - server.started
+    _shot(page, "loading")
     expect(page.get_by_text("First run", exact=False).first).to_be_visible()
     expect(page.get_by_test_id("stSidebar").get_by_text(
         "The ISIS Expansion in Afghanistan Is Pointed at Russia")).to_be_visible()
+    server.timings["ready"] = time.monotonic() - server.started
 
     # The seeds question: a streamed answer with a citation card; the highlight holds the fact.
     _ask(page, SEED_QUESTION)

@@ -11,7 +11,7 @@ import pytest
 REPORT: list[str] = []
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def shared_model(embedder, data_dir: Path) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Let ``qa.ingest`` in this test reuse the session's model instead of loading its own.
 

@@ -24,10 +24,11 @@ from qa.api import open_store
 from qa.config import Settings
 from qa.registry import DocRow
 
-WORDS = (
-    "river stone lantern orbit meadow copper violet harbor signal tundra glacier falcon "
-    "cedar marble quartz willow ember canyon prairie beacon"
-).split()
+WORDS = [
+    "river", "stone", "lantern", "orbit", "meadow", "copper", "violet", "harbor", "signal",
+    "tundra", "glacier", "falcon", "cedar", "marble", "quartz", "willow", "ember", "canyon",
+    "prairie", "beacon",
+]
 
 # C0 and C1 control characters: never in an indexed title or chunk.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -45,8 +46,12 @@ def prose(marker: str, sentences: int = 6) -> str:
 # --- time and memory -----------------------------------------------------------
 
 
-class Hang(TimeoutError):
-    """Raised inside a call that took longer than its :func:`deadline`."""
+class Hang(BaseException):
+    """Raised inside a call that took longer than its :func:`deadline`.
+
+    A BaseException, like KeyboardInterrupt: code under test that catches
+    ``OSError`` or ``Exception`` (a TimeoutError is both) must not swallow it.
+    """
 
 
 @contextmanager
@@ -71,7 +76,8 @@ def deadline(seconds: float) -> Iterator[None]:
 @dataclass
 class Usage:
     seconds: float = 0.0
-    peak_self_mb: float = 0.0  # this process's peak resident memory during the block
+    start_self_mb: float = 0.0  # this process's resident memory when the block began
+    peak_self_mb: float = 0.0  # its peak during the block
     peak_children_mb: float = 0.0  # the largest child process's peak (the parse worker)
 
 
@@ -101,6 +107,7 @@ def measured() -> Iterator[Usage]:
     usage = Usage()
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
+    usage.start_self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peaks: dict[int, int] = {}
     stop = threading.Event()
 
@@ -302,11 +309,11 @@ def rezip(data: bytes, replace: dict[str, bytes] | None = None,
 def zip_with_zeros(data: bytes, name: str, megabytes: int) -> bytes:
     """``data`` (a zip) plus a member of ``megabytes`` MB of zeros, deflated (a zip bomb)."""
     out = BytesIO(data)
-    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open(name, "w", force_zip64=True) as member:
-            block = b"\0" * 2**20
-            for _ in range(megabytes):
-                member.write(block)
+    block = b"\0" * 2**20
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive, \
+            archive.open(name, "w", force_zip64=True) as member:
+        for _ in range(megabytes):
+            member.write(block)
     return out.getvalue()
 
 
@@ -347,7 +354,8 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
     stuck = [(r.source, r.status) for r in rows if r.status != "ready"]
     assert not stuck, f"documents left half-written: {stuck}"
     docs = {r.id: r for r in rows}
-    chunk_table, fts_table = (f'"{kind}_{info.key.replace("-", "_")}"' for kind in ("chunks", "fts"))
+    key = info.key.replace("-", "_")
+    chunk_table, fts_table = f'"chunks_{key}"', f'"fts_{key}"'
     fts_per_doc = dict(registry._query(
         f"SELECT c.doc_id, COUNT(*) FROM {fts_table} f JOIN {chunk_table} c ON c.id = f.rowid "
         "GROUP BY c.doc_id"

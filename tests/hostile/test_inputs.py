@@ -26,7 +26,7 @@ from tests.hostile import helpers as h
 from tests.hostile.cases import CASES, INDEXED, Case, write
 from tests.hostile.conftest import REPORT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("shared_model")]
 
 GOOD = ("good-first.txt", "good-last.md")
 SHARED = [case for case in CASES if not case.alone]
@@ -148,6 +148,7 @@ def test_case_in_a_batch_of_its_own(case: Case, tmp_path: Path, data_dir: Path) 
         usage = batch.usage
         REPORT.append(
             f"{case.id}: {usage.seconds:.1f}s; peak RSS during the ingest: test process "
-            f"{usage.peak_self_mb:.0f} MB, parse worker {usage.peak_children_mb:.0f} MB; "
+            f"{usage.peak_self_mb:.0f} MB ({usage.start_self_mb:.0f} MB before it), parse "
+            f"worker {usage.peak_children_mb:.0f} MB; "
             + "; ".join(f"{r.status}: {r.message or f'{r.chunks} chunks'}" for r in results)
         )
