@@ -80,7 +80,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         pytest.fail(f"{chroma} not found; install chromadb into this environment")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path / "server.log", "w")
+    log = open(path / "server.log", "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port",
          str(port)],

@@ -77,8 +77,8 @@ def test_text_without_sentences_is_cut_to_fit(text: str, embedder) -> None:  # t
 
 @pytest.mark.slow
 def test_seed_chunks_fit_the_model(embedder) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import SEEDS
     from qa.loaders import load
+    from tests.conftest import SEEDS
 
     doc = load(next(SEEDS.glob("*.txt")))
     chunks = chunk_document(doc, "d", embedder.count_tokens, max_tokens=embedder.max_tokens)

@@ -32,7 +32,7 @@ def test_seed_question_finds_the_passage(seeds_copy: Path) -> None:
     assert "Pakistan and China" in top.text
     assert "<u>" not in top.text
     assert top.title == "The ISIS Expansion in Afghanistan Is Pointed at Russia"
-    text = Path(top.source).read_text()
+    Path(top.source).read_text()
     assert top.end > top.start >= 0 and top.chunk_id.startswith(top.doc_id)
 
 

@@ -84,7 +84,7 @@ def test_reindex_with_new_chunking_keeps_documents(seeds_copy: Path) -> None:
 
 
 def write_corpus(folder: Path, n: int) -> None:
-    words = "river stone lantern orbit meadow copper violet harbor signal tundra".split()
+    words = ["river", "stone", "lantern", "orbit", "meadow", "copper", "violet", "harbor", "signal", "tundra"]
     rng = random.Random(7)
     folder.mkdir()
     for i in range(n):
