@@ -56,7 +56,7 @@ SWEEP_VARIANTS: dict[str, tuple[str, QuantRecipe, int | None]] = {
     "onnx-fp32 32/batch": ("fp32", QuantRecipe(), NO_CAP),
     "int8 QInt8 per-tensor": ("int8", QuantRecipe(per_channel=False), None),
     "int8 QUInt8 per-channel": ("int8", QuantRecipe(weight_type="QUInt8"), None),
-    "int8 unfused graph": ("int8", QuantRecipe(optimize=False), None),
+    "int8 fused (ORT optimizer)": ("int8", QuantRecipe(optimize=True), None),
     "int8 FFN-out fp32": ("int8", QuantRecipe(keep_fp32=r"layer\.\d+/output/dense"), None),
 }
 

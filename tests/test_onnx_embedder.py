@@ -119,11 +119,9 @@ def test_padded_length_buckets_match_single_texts_in_fp32(
     onnx_fp32: OnnxEmbedder, fp32: SentenceTransformerEmbedder, batch_size: int,
     max_batch_tokens: int,
 ) -> None:
-    onnx_fp32.batch_size, onnx_fp32.max_batch_tokens = batch_size, max_batch_tokens
-    try:
-        together = onnx_fp32.embed_documents(MIXED)
-    finally:
-        onnx_fp32.batch_size, onnx_fp32.max_batch_tokens = 32, None
+    batched = OnnxEmbedder(DEFAULT_MODEL, cache_dir=onnx_fp32.folder.parent, precision="fp32",
+                           batch_size=batch_size, max_batch_tokens=max_batch_tokens)
+    together = batched.embed_documents(MIXED)
     alone = np.stack([onnx_fp32.embed_query(t) for t in MIXED])
 
     np.testing.assert_allclose(together, alone, atol=1e-4)
