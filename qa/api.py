@@ -181,14 +181,10 @@ def reindex(
             )
             bodies = [embedding_text(embedding_header(row.title, c.section), c.text)
                       for c in chunks]
-            vectors = embedder.embed_documents(bodies)
-            store.vectors(new).upsert(
-                ids=[c.chunk_id for c in chunks], embeddings=vectors,
-                metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in chunks],
-                documents=[c.text for c in chunks],
-            )
-            registry.add_chunks(new, chunks, bodies)
+            store.add_chunks(new, chunks, bodies, embedder.embed_documents(bodies))
+            registry.add_chunks(new, chunks)
             counts[row.id] = len(chunks)
+        store.keyword(new).commit()
         registry.replace_generation(current, new_generation, embedder.name, embedder.dim, counts)
         store._drop_generation(current.generation)
     return sum(counts.values())

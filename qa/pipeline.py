@@ -209,16 +209,16 @@ class Ingestor:
         vectors = self.embedder.embed_documents(texts)
         offset = 0
         for prepared, a, b in work:
-            self.store.add_vectors(self.info, prepared.chunks[a:b], vectors[offset : offset + b - a])
-            offset += b - a
+            n = b - a
+            self.store.add_chunks(self.info, prepared.chunks[a:b], texts[offset : offset + n],
+                                  vectors[offset : offset + n])
+            offset += n
             prepared.embedded = b
-            self.report.chunks_embedded += b - a
+            self.report.chunks_embedded += n
         while self._pending and self._pending[0].embedded == len(self._pending[0].chunks):
             done = self._pending.pop(0)
-            self.store.commit(
-                self.info, done.doc_id, done.chunks, [done.body(c) for c in done.chunks],
-                done.doc.text, done.doc.blocks, done.replaces,
-            )
+            self.store.commit(self.info, done.doc_id, done.chunks, done.doc.text,
+                              done.doc.blocks, done.replaces)
             self._done(done.result)
 
     def flush(self) -> None:

@@ -1,14 +1,18 @@
-"""The document registry and keyword index, in one SQLite database.
+"""The document registry, in one SQLite database.
 
 SQLite holds what must change atomically: which documents a collection has and
-in what state, each chunk's text and span, and an FTS5 full-text index of the
-chunks. A document's chunks are written in the same transaction that marks it
-``ready``, so keyword search never sees half a document, and a dense hit whose
-chunk is not in the registry is dropped, so dense search never does either.
+in what state, and each chunk's text and span. A document's chunks are written
+in the same transaction that marks it ``ready``; a dense or keyword hit whose
+chunk is not in the registry is dropped, so no search ever sees half a document.
 
-Each collection has a *generation*: its chunk table, its FTS table and its
+Each collection has a *generation*: its chunk table, its keyword index and its
 Chroma collection. ``reindex`` builds a new generation beside the old one and
 switches in one transaction.
+
+A ``version`` counter goes up in every transaction that changes what is
+searchable, so a process can tell that another one wrote (see
+:meth:`Registry.changed_elsewhere`). One :class:`Registry` serves each database
+file per process (:meth:`Registry.open`).
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ CREATE INDEX IF NOT EXISTS documents_source ON documents (collection, source);
 CREATE TABLE IF NOT EXISTS doc_text (
     collection TEXT NOT NULL, doc_id TEXT NOT NULL, text BLOB NOT NULL, blocks TEXT NOT NULL,
     PRIMARY KEY (collection, doc_id));
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('version', 0);
 """
 
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_registries: dict[str, Registry] = {}
+_registries_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -89,12 +96,13 @@ def generation_key(collection: str, generation: int) -> str:
 
 
 def _tables(key: str) -> tuple[str, str]:
+    """The chunk table of a generation, and the FTS5 table older versions kept beside it."""
     safe = key.replace("-", "_")
     return f'"chunks_{safe}"', f'"fts_{safe}"'
 
 
 class Registry:
-    """SQLite registry of documents and chunks, with an FTS5 keyword index."""
+    """SQLite registry of documents and chunks."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,9 +113,21 @@ class Registry:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+        #: The version this process has seen: its own writes, or a reload after others'.
+        self.seen_version = self.version()
+
+    @classmethod
+    def open(cls, path: Path) -> Registry:
+        """The process's registry for the database at ``path``."""
+        key = str(path.resolve())
+        with _registries_lock:
+            if key not in _registries:
+                _registries[key] = cls(path)
+            return _registries[key]
 
     def close(self) -> None:
-        with self._lock:
+        with _registries_lock, self._lock:
+            _registries.pop(str(self.path.resolve()), None)
             self._db.close()
 
     @contextmanager
@@ -120,6 +140,22 @@ class Registry:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def version(self) -> int:
+        """The counter of searchable changes, across processes."""
+        return int(self._query("SELECT value FROM meta WHERE name = 'version'")[0][0])
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another process changed what is searchable since this one last looked."""
+        return self.version() != self.seen_version
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        """Count a searchable change (inside a transaction of this process's own)."""
+        db.execute("UPDATE meta SET value = value + 1 WHERE name = 'version'")
+        # Writers hold the data directory's write lock and catch up with other
+        # processes before writing, so this process has now seen every change.
+        self.seen_version = int(
+            db.execute("SELECT value FROM meta WHERE name = 'version'").fetchone()[0])
 
     def _query(self, sql: str, args: Iterable[object] = ()) -> list[tuple]:
         with self._lock:
@@ -148,7 +184,6 @@ class Registry:
                 "end INTEGER NOT NULL, page INTEGER, section TEXT NOT NULL, "
                 "UNIQUE (doc_id, idx))"
             )
-            db.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5(body, tokenize='{FTS_TOKENIZER}')")
 
     def drop_generation(self, name: str, generation: int) -> None:
         chunks, fts = _tables(generation_key(name, generation))
@@ -166,6 +201,7 @@ class Registry:
 
     def set_collection(self, name: str, generation: int, model: str, dim: int) -> None:
         with self.transaction() as db:
+            self._bump(db)
             db.execute(
                 "INSERT INTO collections (name, generation, model, dim, created) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -175,6 +211,7 @@ class Registry:
 
     def drop_collection(self, name: str) -> None:
         with self.transaction() as db:
+            self._bump(db)
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
             db.execute("DELETE FROM documents WHERE collection = ?", (name,))
             db.execute("DELETE FROM doc_text WHERE collection = ?", (name,))
@@ -239,15 +276,15 @@ class Registry:
         info: CollectionInfo,
         doc_id: str,
         chunks: list[Chunk],
-        bodies: list[str],
         text: str,
         blocks: list[Block],
         replaces: Iterable[str] = (),
     ) -> None:
         """Make a document searchable and retire the versions it replaces, atomically."""
-        table, fts = _tables(info.key)
+        table, _ = _tables(info.key)
         with self.transaction() as db:
-            self._insert_chunks(db, table, fts, chunks, bodies)
+            self._bump(db)
+            self._insert_chunks(db, table, chunks)
             db.execute(
                 "INSERT OR REPLACE INTO doc_text (collection, doc_id, text, blocks) "
                 "VALUES (?, ?, ?, ?)",
@@ -263,25 +300,17 @@ class Registry:
                     self._retire(db, info, old)
 
     @staticmethod
-    def _insert_chunks(
-        db: sqlite3.Connection, table: str, fts: str, chunks: list[Chunk], bodies: list[str]
-    ) -> None:
-        for chunk, body in zip(chunks, bodies, strict=True):
-            cur = db.execute(
-                f"INSERT INTO {table} (doc_id, idx, text, start, end, page, section) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (chunk.doc_id, chunk.index, chunk.text, chunk.start, chunk.end, chunk.page,
-                 chunk.section),
-            )
-            db.execute(f"INSERT INTO {fts} (rowid, body) VALUES (?, ?)", (cur.lastrowid, body))
+    def _insert_chunks(db: sqlite3.Connection, table: str, chunks: list[Chunk]) -> None:
+        db.executemany(
+            f"INSERT INTO {table} (doc_id, idx, text, start, end, page, section) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(c.doc_id, c.index, c.text, c.start, c.end, c.page, c.section) for c in chunks],
+        )
 
     def _retire(self, db: sqlite3.Connection, info: CollectionInfo, doc_id: str) -> None:
-        """Hide a document from every search; its vectors are deleted next."""
-        table, fts = _tables(info.key)
-        db.execute(
-            f"DELETE FROM {fts} WHERE rowid IN (SELECT id FROM {table} WHERE doc_id = ?)",
-            (doc_id,),
-        )
+        """Hide a document from every search; its vectors and keyword entries go next."""
+        table, _ = _tables(info.key)
+        self._bump(db)
         db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
         db.execute(
             "DELETE FROM doc_text WHERE collection = ? AND doc_id = ?", (info.name, doc_id)
@@ -337,6 +366,22 @@ class Registry:
                 found[(r[1], r[2])] = ChunkRow(*r)
         return [found[k] for k in ids if k in found]
 
+    def iter_chunks(self, info: CollectionInfo, batch: int = 2000) -> Iterator[list[tuple[ChunkRow, str]]]:
+        """Every chunk of a generation with its document's title, in batches."""
+        table, _ = _tables(info.key)
+        last = 0
+        while True:
+            rows = self._query(
+                f"SELECT c.id, c.doc_id, c.idx, c.text, c.start, c.end, c.page, c.section, "
+                f"d.title FROM {table} c JOIN documents d ON d.collection = ? AND d.id = c.doc_id "
+                "WHERE c.id > ? ORDER BY c.id LIMIT ?",
+                (info.name, last, batch),
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(ChunkRow(*r[:8]), r[8]) for r in rows]
+
     def chunk_count(self, info: CollectionInfo) -> int:
         table, _ = _tables(info.key)
         return int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])
@@ -350,38 +395,13 @@ class Registry:
         )
         return [ChunkRow(*r) for r in rows]
 
-    def keyword_search(
-        self, info: CollectionInfo, match: str, limit: int, doc_ids: list[str] | None = None
-    ) -> list[tuple[ChunkRow, float]]:
-        """Top chunks by BM25 for an FTS5 ``match`` expression; higher score is better."""
-        table, fts = _tables(info.key)
-        if doc_ids is None:
-            sql = (
-                f"SELECT c.id, c.doc_id, c.idx, c.text, c.start, c.end, c.page, c.section, m.r "
-                f"FROM (SELECT rowid, rank AS r FROM {fts} WHERE {fts} MATCH ? "
-                f"ORDER BY rank LIMIT ?) m JOIN {table} c ON c.id = m.rowid ORDER BY m.r"
-            )
-            args: list[object] = [match, limit]
-        else:
-            marks = ",".join("?" * len(doc_ids))
-            sql = (
-                f"SELECT c.id, c.doc_id, c.idx, c.text, c.start, c.end, c.page, c.section, "
-                f"{fts}.rank FROM {fts} JOIN {table} c ON c.id = {fts}.rowid "
-                f"WHERE {fts} MATCH ? AND c.doc_id IN ({marks}) ORDER BY {fts}.rank LIMIT ?"
-            )
-            args = [match, *doc_ids, limit]
-        try:
-            rows = self._query(sql, args)
-        except sqlite3.OperationalError:
-            return []
-        return [(ChunkRow(*r[:8]), -float(r[8])) for r in rows]
-
     def replace_generation(
         self, info: CollectionInfo, new_generation: int, model: str, dim: int,
         counts: dict[str, int],
     ) -> None:
         """Switch a collection to a rebuilt generation in one transaction."""
         with self.transaction() as db:
+            self._bump(db)
             db.execute(
                 "UPDATE collections SET generation = ?, model = ?, dim = ? WHERE name = ?",
                 (new_generation, model, dim, info.name),
@@ -392,10 +412,10 @@ class Registry:
                     (n, info.name, doc_id),
                 )
 
-    def add_chunks(self, info: CollectionInfo, chunks: list[Chunk], bodies: list[str]) -> None:
-        table, fts = _tables(info.key)
+    def add_chunks(self, info: CollectionInfo, chunks: list[Chunk]) -> None:
+        table, _ = _tables(info.key)
         with self.transaction() as db:
-            self._insert_chunks(db, table, fts, chunks, bodies)
+            self._insert_chunks(db, table, chunks)
 
 
 def _blocks_json(blocks: list[Block]) -> str:

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) and keyword (SQLite FTS5 BM25), fused.
+"""Hybrid retrieval: dense (Chroma) and keyword (tantivy BM25), fused.
 
 Each ranking's scores are turned into standard scores and summed with weights
 (dense 0.4, keyword 0.6). Measured against reciprocal-rank fusion on the same
@@ -10,13 +10,13 @@ modes stay available (``qa eval retrieval`` prints all three).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.config import SearchMode
 from qa.embeddings import Embedder
 from qa.errors import StoreError
+from qa.keyword import STOPWORDS as STOPWORDS  # re-exported for qa.answer
 from qa.registry import ChunkRow
 from qa.store import Store
 from qa.types import Passage
@@ -24,24 +24,6 @@ from qa.types import Passage
 RRF_K = 60
 DENSE_ALPHA = 0.4  # weight of the dense side in hybrid fusion
 CANDIDATES = 50  # chunks taken from each ranking before fusion
-
-_TERM = re.compile(r"\w+", re.UNICODE)
-
-# Words too common to help BM25 and costly to match: a short English list.
-STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"]
-)
-
-
-def match_expression(query: str) -> str | None:
-    """An FTS5 query that ORs the query's content words, each quoted (no operator injection)."""
-    terms = [t.lower() for t in _TERM.findall(query)]
-    content = [t for t in terms if t not in STOPWORDS] or terms
-    unique = list(dict.fromkeys(content))[:64]
-    if not unique:
-        return None
-    return " OR ".join('"' + t.replace('"', "") + '"' for t in unique)
-
 
 def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int = RRF_K) -> dict[str, float]:
     """Reciprocal-rank fusion of several rankings (ids best first), each with a weight."""
@@ -122,23 +104,21 @@ class Retriever:
         documents: list[str] | None = None,
     ) -> tuple[list[tuple[ChunkRow, float]], list[tuple[ChunkRow, float]]]:
         """The dense and the keyword ranking (each best first, ``depth`` long at most)."""
-        info = self.store.info()
-        if info is None:
-            raise StoreError(
-                f"collection '{self.store.name}' is empty; run `qa ingest PATH` "
-                f"(e.g. `qa ingest seeds/`) first"
-            )
         dense: list[tuple[ChunkRow, float]] = []
         keyword: list[tuple[ChunkRow, float]] = []
-        if not query.strip():
-            return dense, keyword
-        if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed_query(query)
-            dense = self.store.dense_search(info, vector, depth, documents)
-        if mode in ("hybrid", "keyword"):
-            match = match_expression(query)
-            if match:
-                keyword = self.store.registry.keyword_search(info, match, depth, documents)
+        # Embed before taking the store's read lock: it is the slow part.
+        vector = self.embedder.embed_query(query) \
+            if query.strip() and mode in ("hybrid", "dense") else None
+        with self.store.reading() as info:
+            if info is None:
+                raise StoreError(
+                    f"collection '{self.store.name}' is empty; run `qa ingest PATH` "
+                    f"(e.g. `qa ingest seeds/`) first"
+                )
+            if vector is not None:
+                dense = self.store.dense_search(info, vector, depth, documents)
+            if query.strip() and mode in ("hybrid", "keyword"):
+                keyword = self.store.keyword_search(info, query, depth, documents)
         return dense, keyword
 
     def passages(

@@ -1,18 +1,27 @@
-"""The index of one collection: Chroma vectors plus the SQLite registry, kept consistent.
+"""The index of one collection: Chroma vectors, a tantivy keyword index and the
+SQLite registry, kept consistent.
 
 Write protocol for one document (each step survives a kill -9):
 
 1. the registry records the document as ``pending``;
-2. its vectors go into Chroma;
-3. one registry transaction writes its chunks and keyword entries, marks it
-   ``ready`` and retires the version it replaces (``deleting``);
-4. the retired version's vectors are deleted from Chroma, then its row.
+2. its vectors go into Chroma and its chunks into the keyword index (committed
+   in batches, before step 3);
+3. one registry transaction writes its chunks, marks it ``ready`` and retires
+   the version it replaces (``deleting``);
+4. the retired version's vectors and keyword entries are deleted, then its row.
 
 Searches only return chunks the registry holds, which exist only for ``ready``
 documents, so a document is either fully searchable or absent. Before each write
 the store finishes what a crash left: ``pending`` documents are rolled back,
-``deleting`` ones deleted. Writers take a file lock, so two processes never
-write one data directory at the same time.
+``deleting`` ones deleted, and a keyword index that disagrees with the registry
+is rebuilt from it. Writers take a file lock, so two processes never write one
+data directory at the same time.
+
+Several processes may use one embedded store (the web app and ``qa ingest``,
+say). Chroma's embedded client keeps its vector index in memory and never sees
+another process's writes, so before each search a process checks the
+registry's change counter and, when another process wrote, reopens the Chroma
+client and reloads the keyword index (see :class:`_Shared`).
 """
 
 from __future__ import annotations
@@ -27,8 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from qa.chunking import embedding_header, embedding_text
 from qa.config import Settings
 from qa.errors import ModelMismatchError, StoreError
+from qa.keyword import KeywordIndex, remove_index
 from qa.registry import ChunkRow, CollectionInfo, Registry, generation_key
 from qa.types import Block, Chunk
 
@@ -36,7 +47,15 @@ log = logging.getLogger(__name__)
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
+_shared: dict[str, _Shared] = {}
+_shared_lock = threading.Lock()
 _thread_locks: dict[str, threading.RLock] = {}
+
+
+def _client_key(settings: Settings) -> str:
+    if settings.server_mode:
+        return f"http://{settings.chroma_host}:{settings.chroma_port}"
+    return str((settings.data_dir / "chroma").resolve())
 
 
 def chroma_client(settings: Settings) -> Any:
@@ -45,10 +64,7 @@ def chroma_client(settings: Settings) -> Any:
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.server_mode:
-        key = f"http://{settings.chroma_host}:{settings.chroma_port}"
-    else:
-        key = str((settings.data_dir / "chroma").resolve())
+    key = _client_key(settings)
     with _clients_lock:
         if key not in _clients:
             try:
@@ -68,8 +84,121 @@ def chroma_client(settings: Settings) -> Any:
         return _clients[key]
 
 
+def _close_client(settings: Settings) -> None:
+    """Close this process's embedded client, so the next one reads the store from disk."""
+    with _clients_lock:
+        client = _clients.pop(_client_key(settings), None)
+    if client is not None:
+        client.close()
+
+
+class _ReadWriteLock:
+    """Many readers or one writer, within one process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@contextmanager
+def _file_lock(path: Path, mode: int) -> Iterator[None]:
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Shared:
+    """What every store of one data directory shares within a process.
+
+    ``epoch`` counts reloads: when another process changed the data directory,
+    :meth:`sync` closes the embedded Chroma client (holding the vectors lock
+    shared, so no writer is inside a Chroma call) and bumps the epoch; each
+    :class:`Store` then drops its collection handles and reloads its keyword
+    indexes before its next read.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = Registry.open(settings.data_dir / "registry.sqlite3")
+        self.vectors_lock = settings.data_dir / "vectors.lock"
+        self.rw = _ReadWriteLock()
+        self.epoch = 0
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Shared:
+        key = f"{settings.data_dir.resolve()}|{_client_key(settings)}"
+        with _shared_lock:
+            if key not in _shared:
+                _shared[key] = cls(settings)
+            return _shared[key]
+
+    def sync(self) -> None:
+        """Catch up with writes of other processes (a no-op when there were none)."""
+        if not self.registry.changed_elsewhere():
+            return
+        with self.rw.write():
+            version = self.registry.version()
+            if version == self.registry.seen_version:
+                return  # another thread caught up meanwhile
+            log.info("the data directory changed in another process; reloading")
+            if not self.settings.server_mode:
+                with _file_lock(self.vectors_lock, fcntl.LOCK_SH):
+                    _close_client(self.settings)
+            self.epoch += 1
+            self.registry.seen_version = version
+
+    def close(self) -> None:
+        self.registry.close()
+        with _shared_lock:
+            for key, value in list(_shared.items()):
+                if value is self:
+                    del _shared[key]
+        if not self.settings.server_mode:
+            _close_client(self.settings)
+
+    @contextmanager
+    def vector_writes(self) -> Iterator[None]:
+        """Held around each Chroma write, so no process reloads the store in the middle."""
+        if self.settings.server_mode:
+            yield
+            return
+        with _file_lock(self.vectors_lock, fcntl.LOCK_EX):
+            yield
+
+
 class Store:
-    """Vectors and registry of one collection.
+    """Vectors, keyword index and registry of one collection.
 
     Args:
         settings: where the data lives and which collection.
@@ -83,10 +212,13 @@ class Store:
         self.model = model
         self.dim = dim
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.registry = Registry(settings.data_dir / "registry.sqlite3")
-        self._client = chroma_client(settings)
+        self._shared = _Shared.of(settings)
+        self.registry = self._shared.registry
         self._lock_path = settings.data_dir / "write.lock"
         self._vectors: dict[int, Any] = {}
+        self._keyword: dict[int, KeywordIndex] = {}
+        self._epoch = self._shared.epoch
+        chroma_client(settings)  # fail early when the store cannot be opened
 
     # --- collection state ----------------------------------------------------
 
@@ -109,10 +241,18 @@ class Store:
             )
         return info
 
+    def _catch_up(self) -> None:
+        if self._epoch != self._shared.epoch:
+            self._vectors.clear()
+            for index in self._keyword.values():
+                index.reload()
+            self._epoch = self._shared.epoch
+
     def vectors(self, info: CollectionInfo) -> Any:
-        """The Chroma collection of the current generation."""
+        """The Chroma collection of ``info``'s generation."""
+        self._catch_up()
         if info.generation not in self._vectors:
-            self._vectors[info.generation] = self._client.get_or_create_collection(
+            self._vectors[info.generation] = chroma_client(self.settings).get_or_create_collection(
                 name=info.key,
                 configuration={"hnsw": {"space": "cosine"}},
                 metadata={"qa_collection": self.name, "embedding_model": self.model,
@@ -121,6 +261,24 @@ class Store:
             )
         return self._vectors[info.generation]
 
+    def keyword(self, info: CollectionInfo) -> KeywordIndex:
+        """The keyword index of ``info``'s generation."""
+        self._catch_up()
+        if info.generation not in self._keyword:
+            folder = self.settings.data_dir / "keyword" / info.key
+            self._keyword[info.generation] = KeywordIndex(folder)
+        return self._keyword[info.generation]
+
+    @contextmanager
+    def reading(self) -> Iterator[CollectionInfo | None]:
+        """The collection's record, with the indexes caught up with other processes.
+
+        Searches run inside this block, so a reload never closes an index under them.
+        """
+        self._shared.sync()
+        with self._shared.rw.read():
+            yield self.info()
+
     # --- writing ---------------------------------------------------------------
 
     @contextmanager
@@ -128,73 +286,114 @@ class Store:
         """Hold the data directory's write lock, after finishing what a crash left."""
         key = str(self._lock_path.resolve())
         thread_lock = _thread_locks.setdefault(key, threading.RLock())
-        with thread_lock, open(self._lock_path, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with thread_lock, _file_lock(self._lock_path, fcntl.LOCK_EX):
+            self._shared.sync()
+            info = self.info(create=True)
+            assert info is not None
             try:
-                info = self.info(create=True)
-                assert info is not None
                 self._recover(info)
                 yield info
+            except BaseException:
+                for index in self._keyword.values():
+                    index.rollback()  # pending documents are rolled back next time
+                raise
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                for index in self._keyword.values():
+                    index.close_writer()
 
     def _recover(self, info: CollectionInfo) -> None:
+        keyword = self.keyword(info)
         for row in self.registry.documents(self.name, status=None):
             if row.status == "ready":
                 continue
             log.info("finishing interrupted %s of %s", row.status, row.source)
             if row.status == "pending":
                 self.registry.retire(info, row.id)
-            self._delete_vectors(info, row.id)
+            self._delete_indexed(info, row.id)
             self.registry.forget(self.name, row.id)
         for generation in self.registry.stale_generations(self.name, info.generation):
             self._drop_generation(generation)
+        if keyword.count() != self.registry.chunk_count(info):
+            self._rebuild_keyword(info)
 
-    def add_vectors(self, info: CollectionInfo, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Write vectors of a registered ``pending`` document (not searchable yet)."""
+    def _rebuild_keyword(self, info: CollectionInfo) -> None:
+        """Build the keyword index again from the registry, the source of truth."""
+        log.info("rebuilding the keyword index of '%s' from the registry", self.name)
+        self._keyword.pop(info.generation, None)
+        remove_index(self.settings.data_dir / "keyword" / info.key)
+        keyword = self.keyword(info)
+        for rows in self.registry.iter_chunks(info):
+            chunks = [Chunk(r.doc_id, r.idx, r.text, r.start, r.end, r.page, r.section)
+                      for r, _ in rows]
+            keyword.add(chunks, [embedding_text(embedding_header(title, r.section), r.text)
+                                 for r, title in rows])
+        keyword.commit()
+
+    def add_chunks(
+        self, info: CollectionInfo, chunks: list[Chunk], bodies: list[str], vectors: np.ndarray
+    ) -> None:
+        """Write vectors and keyword entries of a registered ``pending`` document.
+
+        Nothing becomes searchable before :meth:`commit`; ``bodies`` are the texts
+        that were embedded (title line and chunk text), which the keyword index
+        indexes too.
+        """
         collection = self.vectors(info)
-        step = max(1, min(5000, self._client.get_max_batch_size()))
+        step = max(1, min(5000, chroma_client(self.settings).get_max_batch_size()))
         for i in range(0, len(chunks), step):
             part = chunks[i : i + step]
-            collection.upsert(
-                ids=[c.chunk_id for c in part],
-                embeddings=vectors[i : i + step],
-                metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in part],
-                documents=[c.text for c in part],
-            )
+            with self._shared.vector_writes():
+                collection.upsert(
+                    ids=[c.chunk_id for c in part],
+                    embeddings=vectors[i : i + step],
+                    metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in part],
+                    documents=[c.text for c in part],
+                )
+        self.keyword(info).add(chunks, bodies)
 
     def commit(
         self,
         info: CollectionInfo,
         doc_id: str,
         chunks: list[Chunk],
-        bodies: list[str],
         text: str,
         blocks: list[Block],
         replaces: list[str],
     ) -> None:
-        """Make a document whose vectors are written searchable; retire what it replaces."""
-        self.registry.commit_document(info, doc_id, chunks, bodies, text, blocks, replaces)
+        """Make a document whose chunks are written searchable; retire what it replaces."""
+        self.keyword(info).commit()  # first: the registry never names an entry it lacks
+        self.registry.commit_document(info, doc_id, chunks, text, blocks, replaces)
         for old in replaces:
             if old != doc_id:
-                self._delete_vectors(info, old)
+                self._delete_indexed(info, old)
                 self.registry.forget(self.name, old)
 
     def remove(self, info: CollectionInfo, doc_id: str) -> None:
-        """Delete a document from both indexes."""
+        """Delete a document from every index."""
         self.registry.retire(info, doc_id)
-        self._delete_vectors(info, doc_id)
+        self._delete_indexed(info, doc_id)
         self.registry.forget(self.name, doc_id)
 
-    def _delete_vectors(self, info: CollectionInfo, doc_id: str) -> None:
-        self.vectors(info).delete(where={"doc_id": doc_id})
+    def _delete_indexed(self, info: CollectionInfo, doc_id: str) -> None:
+        """Delete a retired document's vectors and keyword entries (durably)."""
+        with self._shared.vector_writes():
+            self.vectors(info).delete(where={"doc_id": doc_id})
+        keyword = self.keyword(info)
+        keyword.delete(doc_id)
+        keyword.commit()
 
     def _drop_generation(self, generation: int) -> None:
         try:
-            self._client.delete_collection(generation_key(self.name, generation))
+            with self._shared.vector_writes():
+                chroma_client(self.settings).delete_collection(
+                    generation_key(self.name, generation))
         except Exception:  # noqa: BLE001 - it may never have been created
             log.debug("no Chroma collection for generation %d", generation)
         self._vectors.pop(generation, None)
+        index = self._keyword.pop(generation, None)
+        if index is not None:
+            index.rollback()
+        remove_index(self.settings.data_dir / "keyword" / generation_key(self.name, generation))
         self.registry.drop_generation(self.name, generation)
 
     def drop(self) -> None:
@@ -222,10 +421,34 @@ class Store:
         )
         metas = result["metadatas"][0] if result["metadatas"] else []
         dists = result["distances"][0] if result["distances"] else []
-        keys = [(m["doc_id"], int(m["idx"])) for m in metas]
-        similarity = {k: 1.0 - float(d) for k, d in zip(keys, dists, strict=True)}
-        rows = self.registry.chunks_by_ids(info, keys)
+        similarity: dict[tuple[str, int], float] = {}
+        for meta, dist in zip(metas, dists, strict=True):
+            if meta is None:  # deleted while this query ran
+                continue
+            similarity[(str(meta["doc_id"]), int(meta["idx"]))] = 1.0 - float(dist)
+        rows = self.registry.chunks_by_ids(info, list(similarity))
         return [(row, similarity[(row.doc_id, row.idx)]) for row in rows]
+
+    def keyword_search(
+        self, info: CollectionInfo, query: str, limit: int, doc_ids: list[str] | None = None,
+    ) -> list[tuple[ChunkRow, float]]:
+        """Best chunks by BM25 (higher is better)."""
+        hits = self.keyword(info).search(query, limit, doc_ids)
+        scores: dict[tuple[str, int], float] = {}
+        for chunk_id, score in hits:
+            doc_id, _, idx = chunk_id.rpartition(":")
+            scores[(doc_id, int(idx))] = score
+        rows = self.registry.chunks_by_ids(info, list(scores))
+        return [(row, scores[(row.doc_id, row.idx)]) for row in rows]
+
+    def close(self) -> None:
+        """Release this process's hold on the data directory: its registry connection,
+        indexes and embedded Chroma client (for every store of that directory)."""
+        for index in self._keyword.values():
+            index.rollback()
+        self._keyword.clear()
+        self._vectors.clear()
+        self._shared.close()
 
     def vector_count(self, info: CollectionInfo) -> int:
         return int(self.vectors(info).count())

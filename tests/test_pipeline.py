@@ -21,8 +21,7 @@ def index_state(settings: Settings) -> tuple[int, int, int]:
     store = open_store(settings)
     info = store.info()
     assert info is not None
-    fts_rows = store.registry._query(f'SELECT COUNT(*) FROM "fts_{info.key.replace("-", "_")}"')
-    return store.vector_count(info), store.registry.chunk_count(info), fts_rows[0][0]
+    return store.vector_count(info), store.registry.chunk_count(info), store.keyword(info).count()
 
 
 def test_seed_question_finds_the_passage(seeds_copy: Path) -> None:

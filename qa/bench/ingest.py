@@ -123,7 +123,7 @@ def _qa_pipeline(embedder: _TimedEmbedder, options: BenchOptions,
         if report.failed:
             raise RuntimeError(f"qa ingest failed on {report.failed[0].path}: "
                                f"{report.failed[0].message}")
-        store.registry.close()
+        store.close()
         return report.chunks_embedded
 
     return run

@@ -6,7 +6,7 @@ embedded once; an index of N chunks holds the pool itself, then chunks whose
 text is 7 random SciFact/SQuAD sentences and whose vector is a pool vector plus
 Gaussian noise, re-normalized (cosine about 0.9 to its source). They are
 written through qa's own store and registry (10 chunks per document), so Chroma,
-the registry and the FTS5 index hold what an ingest would write. Indexes are
+the registry and the keyword index hold what an ingest would write. Indexes are
 cached in ``<work_dir>/scale`` and reused.
 
 Queries are SciFact test claims; each is timed end to end through
@@ -34,14 +34,14 @@ from qa.chunking import embedding_header, embedding_text
 from qa.config import Settings
 from qa.embeddings import Embedder, get_embedder
 from qa.registry import CollectionInfo
-from qa.retrieval import CANDIDATES, Retriever, fuse, match_expression
+from qa.retrieval import CANDIDATES, Retriever, fuse
 from qa.store import Store
 from qa.types import Chunk
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "keyword")
-STEPS = ("embed query", "chroma query", "chunks_by_ids", "fts5 query", "fusion", "doc lookup")
+STEPS = ("embed query", "chroma query", "chunks_by_ids", "keyword query", "fusion", "doc lookup")
 CHUNKS_PER_DOC = 10
 NOISE = 0.02  # per-dimension standard deviation; cosine to the source vector about 0.9
 WARMUP = 5
@@ -91,6 +91,9 @@ def build_index(options: BenchOptions, size: int, embedder: Embedder, pool: Pool
     info = store.info()
     if info is not None and store.registry.chunk_count(info) == size \
             and store.vector_count(info) == size:
+        if store.keyword(info).count() != size:
+            with store.writing():
+                pass  # recovery rebuilds the keyword index from the registry
         return store
     if info is not None:
         store.drop()
@@ -111,7 +114,7 @@ def _write_docs(store: Store, info: CollectionInfo, doc_numbers: range, size: in
                 rng: random.Random, noise: np.random.Generator, sentences: tuple[str, ...]) -> None:
     from qa.types import Block
 
-    docs: list[tuple[str, str, list[Chunk], list[str], str]] = []
+    docs: list[tuple[str, list[Chunk], list[str], str]] = []
     vectors: list[np.ndarray] = []
     for n in doc_numbers:
         doc_id = f"synthetic{n:07d}"
@@ -135,13 +138,12 @@ def _write_docs(store: Store, info: CollectionInfo, doc_numbers: range, size: in
             chunks.append(Chunk(doc_id, j, t, pos, pos + len(t), None, ""))
             pos += len(t) + 2
         bodies = [embedding_text(embedding_header(title, ""), t) for t in texts]
-        docs.append((doc_id, title, chunks, bodies, text))
-    for doc_id, title, _, _, _ in docs:
         store.registry.begin_document(store.name, doc_id, f"synthetic:{doc_id}", title, 0, 0.0)
-    all_chunks = [c for d in docs for c in d[2]]
-    store.add_vectors(info, all_chunks, np.asarray(vectors, dtype=np.float32))
-    for doc_id, _, chunks, bodies, text in docs:
-        store.commit(info, doc_id, chunks, bodies, text, [Block(0, len(text))], [])
+        docs.append((doc_id, chunks, bodies, text))
+    store.add_chunks(info, [c for d in docs for c in d[1]], [b for d in docs for b in d[2]],
+                     np.asarray(vectors, dtype=np.float32))
+    for doc_id, chunks, _, text in docs:
+        store.commit(info, doc_id, chunks, text, [Block(0, len(text))], [])
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -182,11 +184,11 @@ def _measure_one(store: Store, embedder: Embedder, query: str, out: Latencies) -
     similarity = dict(zip(keys, result["distances"][0], strict=True))
     rows, t_ids = _timed(lambda: store.registry.chunks_by_ids(info, keys))
     dense = [(r, 1.0 - float(similarity[(r.doc_id, r.idx)])) for r in rows]
-    keyword, t_fts = _timed(lambda: store.registry.keyword_search(
-        info, match_expression(query) or '""', depth))
+    keyword, t_keyword = _timed(lambda: store.keyword_search(info, query, depth))
     hits, t_fuse = _timed(lambda: fuse(dense, keyword, K))
     _, t_docs = _timed(lambda: _doc_lookup(store, [h.row.doc_id for h in hits]))
-    for step, ms in zip(STEPS, (t_embed, t_chroma, t_ids, t_fts, t_fuse, t_docs), strict=True):
+    for step, ms in zip(STEPS, (t_embed, t_chroma, t_ids, t_keyword, t_fuse, t_docs),
+                        strict=True):
         out.steps[step].append(ms)
 
 
@@ -255,7 +257,7 @@ def run_query(options: BenchOptions) -> BenchResult:
         f"{NOISE}) noise, re-normalized; written through Store/Registry, "
         f"{CHUNKS_PER_DOC} chunks per document.",
         "End-to-end = Retriever.passages (as `qa search`): query embedding, Chroma HNSW, "
-        "registry lookups, FTS5 BM25, reciprocal-rank fusion, document titles. "
+        "registry lookups, tantivy BM25, weighted standard-score fusion, document titles. "
         f"First {WARMUP} queries untimed. Machine load average at the end: "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
     ]

@@ -339,8 +339,8 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
     """Assert the collection is consistent; return its ready documents by id.
 
     Every document is ``ready`` (nothing pending or half-deleted is left), and
-    each has exactly its ``chunks`` rows in the chunk table, in the FTS5 keyword
-    index and in Chroma (ids ``doc:0 .. doc:n-1``), no index holds anything
+    each has exactly its ``chunks`` rows in the chunk table, entries in the keyword
+    index and vectors in Chroma (ids ``doc:0 .. doc:n-1``), no index holds anything
     else, each chunk's text is its span of the stored document text, and the
     chunks cover every non-heading paragraph (no partial document).
     """
@@ -354,13 +354,7 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
     stuck = [(r.source, r.status) for r in rows if r.status != "ready"]
     assert not stuck, f"documents left half-written: {stuck}"
     docs = {r.id: r for r in rows}
-    key = info.key.replace("-", "_")
-    chunk_table, fts_table = f'"chunks_{key}"', f'"fts_{key}"'
-    fts_per_doc = dict(registry._query(
-        f"SELECT c.doc_id, COUNT(*) FROM {fts_table} f JOIN {chunk_table} c ON c.id = f.rowid "
-        "GROUP BY c.doc_id"
-    ))
-    fts_total = registry._query(f"SELECT COUNT(*) FROM {fts_table}")[0][0]
+    keyword = store.keyword(info)
     vectors = store.vectors(info).get(include=["metadatas"])
     vector_ids = set(vectors["ids"])
     expected_ids: set[str] = set()
@@ -368,7 +362,7 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
         chunks = registry.chunks_of(info, doc_id)
         assert doc.chunks > 0 and len(chunks) == doc.chunks, (doc.source, doc.chunks, len(chunks))
         assert [c.idx for c in chunks] == list(range(doc.chunks)), doc.source
-        assert fts_per_doc.get(doc_id, 0) == doc.chunks, (doc.source, fts_per_doc.get(doc_id))
+        assert keyword.count(doc_id) == doc.chunks, (doc.source, keyword.count(doc_id))
         ids = {f"{doc_id}:{i}" for i in range(doc.chunks)}
         assert ids <= vector_ids, f"{doc.source}: {len(ids - vector_ids)} vectors missing"
         expected_ids |= ids
@@ -386,6 +380,6 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
             missing = [i for i in range(block.start, block.end)
                        if not covered[i] and not text[i].isspace()]
             assert not missing, f"{doc.source}: text at {missing[0]} is in no chunk"
-    assert fts_total == len(expected_ids), "keyword index holds rows of no ready chunk"
+    assert keyword.count() == len(expected_ids), "keyword index holds entries of no ready chunk"
     assert vector_ids == expected_ids, f"Chroma holds other vectors: {vector_ids - expected_ids}"
     return docs
