@@ -2,9 +2,48 @@
 
 Every error qa raises on purpose is a :class:`QAError`. Its message says what
 was wrong and what to do about it, so the CLI and the web UI can show it as is.
+A file path in a message goes through :func:`printable_path` first: file names
+are untrusted, and one may hold a newline or a terminal escape sequence.
 """
 
 from __future__ import annotations
+
+import os
+import re
+
+# What must not reach a message as is: C0 and C1 control characters (a newline
+# splits the message, ESC starts a terminal command), the line and paragraph
+# separators, the bidirectional marks and overrides that make "evil\u202etxt.exe"
+# display as "evilexe.txt", and the lone surrogates that stand for the bytes of
+# a file name that are not UTF-8 (printing one raises UnicodeEncodeError).
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    r"\ud800-\udfff]"
+)
+_NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
+
+
+def printable_path(path: str | os.PathLike[str]) -> str:
+    r"""``path`` on one line, safe to print: every character that could act is escaped.
+
+    Controls become ``\n``, ``\x1b``, ``\u202e`` and so on, as Python writes them
+    in a string literal; a byte of the name that is not UTF-8 becomes ``\xNN``.
+    Everything else, backslashes included, is left as it is.
+
+    >>> printable_path("dup\nname\x1b[2J.txt")
+    'dup\\nname\\x1b[2J.txt'
+    """
+    return _UNPRINTABLE.sub(_escape, os.fspath(path))
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for the byte code - 0xDC00
+        return rf"\x{code - 0xDC00:02x}"
+    return rf"\x{code:02x}" if code < 0x100 else rf"\u{code:04x}"
 
 
 class QAError(Exception):
@@ -35,7 +74,7 @@ class LoaderError(QAError):
     """
 
     def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
+        super().__init__(f"{printable_path(path)}: {message}")
         self.path = path
         self.reason = message
 

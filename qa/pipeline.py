@@ -9,9 +9,11 @@ each document is committed on its own.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from pathlib import Path
 from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import Settings
 from qa.embeddings import Embedder
-from qa.errors import LoaderError, QAError
+from qa.errors import LoaderError, QAError, printable_path
 from qa.parsing import Limits, load_isolated
 from qa.registry import CollectionInfo
 from qa.store import Store
@@ -54,11 +56,47 @@ def doc_id_for(content_hash: str) -> str:
 
 
 def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    """SHA-256 of the bytes of the regular file ``path``.
+
+    A pipe, socket or device is never opened: opening a FIFO blocks until
+    something writes to it, and ``/dev/zero`` never ends.
+
+    Raises:
+        LoaderError: ``path`` is not a regular file.
+        OSError: it cannot be read.
+    """
+    from qa.loaders.base import NOT_REGULAR
+
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise LoaderError(str(path), NOT_REGULAR)
+    # Opened without blocking and checked again: it may have been swapped since the stat.
+    with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise LoaderError(str(path), NOT_REGULAR)
+        digest = hashlib.sha256()
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def resolve(path: Path) -> Path:
+    """``path`` made absolute with every symlink followed.
+
+    Raises:
+        OSError: with ``errno.ELOOP`` for a symlink loop (Python before 3.13
+            raises RuntimeError for it, which no caller expects).
+    """
+    try:
+        return path.resolve()
+    except RuntimeError as exc:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from exc
+
+
+def unreadable(exc: OSError) -> str:
+    """Why a file could not be read, as the one-line message of its failed result."""
+    if exc.errno == errno.ELOOP:
+        return "is a symlink loop (too many levels of symbolic links); not read"
+    return f"cannot read: {exc.strerror or type(exc).__name__}"
 
 
 def iter_files(paths: Iterable[str | Path], suffixes: frozenset[str]) -> Iterator[Path | FileResult]:
@@ -66,30 +104,43 @@ def iter_files(paths: Iterable[str | Path], suffixes: frozenset[str]) -> Iterato
 
     Folders are walked recursively (hidden entries skipped). A symlink inside a
     folder that points outside it is skipped, so ingesting a folder never reads
-    files the folder does not hold.
+    files the folder does not hold. A path that cannot be resolved (a symlink
+    loop) fails alone; the others go on.
     """
     for raw in paths:
         path = Path(raw).expanduser()
-        if not path.exists():
-            yield FileResult(str(path), "failed", message="no such file or folder")
-        elif path.is_dir():
-            root = path.resolve()
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    file = Path(dirpath) / name
-                    if name.startswith(".") or file.suffix.lower() not in suffixes:
-                        continue
-                    target = file.resolve()
-                    if not target.is_relative_to(root):
-                        yield FileResult(
-                            str(file), "failed",
-                            message=f"skipped: symlink to {target}, outside {root}",
-                        )
-                        continue
-                    yield file
-        else:
-            yield path
+        try:
+            if path.is_dir():
+                yield from _walk(path, suffixes)
+            elif path.exists() or path.is_symlink():
+                yield path  # a broken link fails when it is read, with the reason
+            else:
+                yield FileResult(str(path), "failed", message="no such file or folder")
+        except OSError as exc:
+            yield FileResult(str(path), "failed", message=unreadable(exc))
+
+
+def _walk(folder: Path, suffixes: frozenset[str]) -> Iterator[Path | FileResult]:
+    root = resolve(folder)
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            file = Path(dirpath) / name
+            if name.startswith(".") or file.suffix.lower() not in suffixes:
+                continue
+            try:
+                target = resolve(file)
+            except OSError as exc:
+                yield FileResult(str(file), "failed", message=unreadable(exc))
+                continue
+            if not target.is_relative_to(root):
+                yield FileResult(
+                    str(file), "failed",
+                    message=f"skipped: symlink to {printable_path(target)}, "
+                            f"outside {printable_path(root)}",
+                )
+                continue
+            yield file
 
 
 @dataclass
@@ -126,24 +177,35 @@ class Ingestor:
     _started: float = field(default_factory=time.perf_counter)
 
     def needs_parsing(self, path: Path) -> bool:
-        """Hash a file; report it and return False when its content is indexed already."""
-        source = str(path.resolve())
+        """Hash a regular file; report it and return False when it is unreadable or known.
+
+        Runs in this process, before the parse worker and its time limit, so it
+        never opens anything but a regular file (see :func:`file_hash`).
+        """
         try:
-            stat = path.stat()
+            source = str(resolve(path))
+            mtime = path.stat().st_mtime
             content_hash = file_hash(path)
-        except OSError as exc:
-            self._done(FileResult(str(path), "failed", message=f"cannot read: {exc.strerror}"))
+        except LoaderError as exc:
+            self._done(FileResult(str(path), "failed", message=exc.reason))
             return False
-        return not self._already_known(doc_id_for(content_hash), source, stat.st_mtime)
+        except OSError as exc:
+            self._done(FileResult(str(path), "failed", message=unreadable(exc)))
+            return False
+        return not self._already_known(doc_id_for(content_hash), source, mtime)
 
     def add_loaded(self, path: Path, loaded: LoadedDocument | LoaderError) -> None:
         if isinstance(loaded, LoaderError):
             self._done(FileResult(str(path), "failed", message=loaded.reason))
             return
-        loaded.source = str(path.resolve())
         try:
-            stat = path.stat()
-            size, mtime = stat.st_size, stat.st_mtime
+            loaded.source = str(resolve(path))
+        except OSError as exc:  # replaced by a symlink loop since it was parsed
+            self._done(FileResult(str(path), "failed", message=unreadable(exc)))
+            return
+        try:
+            file_stat = path.stat()
+            size, mtime = file_stat.st_size, file_stat.st_mtime
         except OSError:
             size, mtime = 0, 0.0
         self.add_document(loaded, doc_id=doc_id_for(loaded.content_hash), size=size, mtime=mtime)
@@ -153,7 +215,7 @@ class Ingestor:
         queued = next((p for p in self._pending if p.doc_id == doc_id), None)
         if queued is not None:
             self._done(FileResult(source, "duplicate", doc_id, len(queued.chunks),
-                                  f"same content as {queued.doc.source}"))
+                                  f"same content as {printable_path(queued.doc.source)}"))
             return True
         existing = self.store.registry.document(self.info.name, doc_id)
         if existing is None or existing.status != "ready":
@@ -167,7 +229,8 @@ class Ingestor:
                 self.store.registry.set_source(self.info.name, doc_id, new, mtime)
             self._done(FileResult(new, "unchanged", doc_id, chunks))
         else:
-            self._done(FileResult(new, "duplicate", doc_id, chunks, f"same content as {old}"))
+            self._done(FileResult(new, "duplicate", doc_id, chunks,
+                                  f"same content as {printable_path(old)}"))
 
     def add_document(
         self, doc: LoadedDocument, doc_id: str | None = None, size: int = 0, mtime: float = 0.0
@@ -228,7 +291,7 @@ class Ingestor:
 
     def _done(self, result: FileResult) -> None:
         if result.status == "failed":
-            log.warning("%s: %s", result.path, result.message)
+            log.warning("%s: %s", printable_path(result.path), result.message)
         self.report.files.append(result)
         self.report.seconds = time.perf_counter() - self._started
         if self.progress:

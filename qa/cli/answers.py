@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from qa.cli.index import settings_from
+from qa.errors import printable_path
 
 if TYPE_CHECKING:
     from qa.types import Answer
@@ -140,7 +141,7 @@ def _shape(text: str) -> tuple[str, list[int]]:
 
 def _where(title: str, source: str, page: int | None, section: str) -> str:
     extra = "; ".join(x for x in (f"page {page}" if page else "", section) if x and x != title)
-    return f"{title} ({source}{'; ' + extra if extra else ''})"
+    return f"{title} ({printable_path(source)}{'; ' + extra if extra else ''})"
 
 
 def cmd_eval_answers(args: argparse.Namespace) -> int:

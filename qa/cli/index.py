@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from qa.config import Settings
+from qa.errors import printable_path
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -54,8 +55,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     def progress(p: IngestProgress) -> None:
         nonlocal bar
         if p.last is not None and p.last.status == "failed":
-            (bar.write if bar else print)(f"failed: {p.last.path}: {p.last.message}",
-                                          file=sys.stderr)
+            line = f"failed: {printable_path(p.last.path)}: {p.last.message}"
+            (bar.write if bar else print)(line, file=sys.stderr)
         if quiet:
             return
         if bar is None:
@@ -85,7 +86,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("no matching passages")
     for i, p in enumerate(passages, 1):
         where = ", ".join(x for x in (f"page {p.page}" if p.page else "", p.section) if x)
-        print(f"[{i}] {p.title} ({p.source}{'; ' + where if where else ''})  score {p.score:.4f}")
+        print(f"[{i}] {p.title} ({printable_path(p.source)}{'; ' + where if where else ''})  "
+              f"score {p.score:.4f}")
         print("    " + " ".join(p.text.split())[:400])
     return 0
 
@@ -101,7 +103,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if not docs:
         print("no documents; add some with `qa ingest PATH`")
     for d in docs:
-        print(f"{d.id}  {d.chunks:6d} chunks  {d.title}  ({d.source})")
+        print(f"{d.id}  {d.chunks:6d} chunks  {d.title}  ({printable_path(d.source)})")
     return 0
 
 
@@ -109,7 +111,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from qa.api import remove
 
     doc = remove(args.doc, settings=settings_from(args))
-    print(f"removed {doc.title} ({doc.source}, {doc.chunks} chunks)")
+    print(f"removed {doc.title} ({printable_path(doc.source)}, {doc.chunks} chunks)")
     return 0
 
 

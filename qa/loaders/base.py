@@ -27,6 +27,8 @@ _ESCAPES = re.compile(
 _TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r"\s+")
 PARAGRAPH_BREAK = "\n\n"
+#: Why a pipe, socket or device is never opened (reading one may never end).
+NOT_REGULAR = "is not a regular file (a pipe, socket or device); not read"
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -60,9 +62,7 @@ def read_file(path: Path, max_bytes: int) -> bytes:
             raise LoaderError(str(path), "is a directory, not a file; pass the files inside it")
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            raise LoaderError(
-                str(path), "is not a regular file (a pipe, socket or device); not read"
-            )
+            raise LoaderError(str(path), NOT_REGULAR)
         if info.st_size > max_bytes:
             raise _too_big(path, info.st_size, max_bytes)
         data = path.read_bytes()

@@ -13,7 +13,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from qa.errors import LoaderError
+from qa.errors import LoaderError, printable_path
 from qa.loaders.base import Outline, TextBuilder, human_size, one_line, squash, title_or_stem
 from qa.types import LoadedDocument
 
@@ -90,7 +90,8 @@ def check_archive(path: Path, data: bytes) -> None:
     if biggest is not None and biggest.file_size > MAX_MEMBER:
         raise LoaderError(
             str(path),
-            f"has a part '{biggest.filename}' that unpacks to {human_size(biggest.file_size)}, "
+            f"has a part '{printable_path(biggest.filename)}' that unpacks to "
+            f"{human_size(biggest.file_size)}, "
             f"over the limit of {human_size(MAX_MEMBER)}; it looks like a zip bomb, not read",
         )
     if total > RATIO_FLOOR and total > MAX_RATIO * len(data):

@@ -380,26 +380,6 @@ def dir_with_suffix(folder: Path) -> list[Path]:
     return [folder / "looks-like.txt"]
 
 
-PIPELINE_HANG = (
-    "qa/pipeline.py Ingestor.needs_parsing hashes each file (file_hash) in the main process "
-    "before the parse worker, with its time limit, sees it: open() of a FIFO blocks until "
-    "something writes to it and reading /dev/zero never ends, so the whole ingest hangs. The "
-    "loader refuses both (a FIFO is 'not a regular file'; a link to /dev/zero has no suffix) "
-    "but is never reached; hash only regular files (stat.S_ISREG) or hash in the worker"
-)
-PIPELINE_RAW_PATH = (
-    "qa/pipeline.py puts the other file's raw path in a duplicate's message ('same content as "
-    "<path>'), and iter_files the link and target paths in 'skipped: symlink to ...'; a name "
-    "with a newline or terminal escapes makes that message several lines or rewrites the "
-    "terminal (the CLI prints it as is)"
-)
-PIPELINE_LOOP = (
-    "qa/pipeline.py iter_files calls Path.resolve() on every file of a folder; a symlink "
-    "loop raises RuntimeError('Symlink loop ...'), which escapes ingest_files, so the whole "
-    "batch fails with a traceback"
-)
-
-
 CASES: list[Case] = [
     # --- empty and whitespace-only -----------------------------------------------------
     Case("txt-empty", file("empty.txt", lambda m: b""), ("failed",), ("empty",)),
@@ -521,15 +501,12 @@ CASES: list[Case] = [
     Case("duplicate-names", duplicates, ("added", "duplicate"), ("same content",)),
     Case("duplicate-other-type", duplicate_other_type, ("added", "duplicate"), ("same content",)),
     Case("duplicate-of-control-name", duplicate_of_control_name, ("added", "duplicate"),
-         ("same content",), marks=(pytest.mark.xfail(strict=True, reason=PIPELINE_RAW_PATH),)),
+         ("same content",)),
     Case("symlinks-outside-folder", symlink_outside, ("failed",) * 3, ("outside",)),
     Case("symlink-dangling", symlink_dangling, ("failed",), ("no such file",)),
-    Case("symlink-loop", symlink_loop, ("failed", "failed"), ("symlink",),
-         marks=(pytest.mark.xfail(strict=True, reason=PIPELINE_LOOP),)),
-    Case("fifo-in-folder", fifo_in_folder, ("failed",), seconds=15,
-         marks=(pytest.mark.xfail(strict=True, reason=PIPELINE_HANG),)),
-    Case("device-symlink-direct", device_link, ("failed",), seconds=15,
-         marks=(pytest.mark.xfail(strict=True, reason=PIPELINE_HANG),)),
+    Case("symlink-loop", symlink_loop, ("failed", "failed"), ("symlink",)),
+    Case("fifo-in-folder", fifo_in_folder, ("failed",), ("not a regular file",)),
+    Case("device-symlink-direct", device_link, ("failed",), ("not a regular file",)),
     # --- big: measured ------------------------------------------------------------------
     Case("txt-200mb", lambda folder: big_text(marker_of(folder), folder), ("failed",),
          ("over the limit", "QA_MAX_FILE_MB"), seconds=120, big=True),
