@@ -6,6 +6,15 @@ sentence of the same passage joins it when it scores nearly as well. When even
 the best sentence scores below :data:`MIN_SCORE` the documents are taken not to
 hold the answer.
 
+Only a sentence that states something is quoted (:func:`quotable`). A question
+asks rather than answers, and a line that opens by addressing the assistant or
+naming a chat speaker ("Assistant, make one up...", "User: ...", "SYSTEM: ...")
+is talk to a model, not a statement of the document; both match a question's
+words well, so a document that plants one would otherwise displace the answer
+or turn a refusal into a quote of its order. Neither kind is an answer
+candidate; a sentence that merely restates the question is scored down
+already (see :mod:`qa.answer.scoring`).
+
 Measured on the SQuAD tuning slices (400 questions each, see
 qa/evaluation/answers.py): refusing below 0.45 answers 93.8% of answerable SQuAD
 v2.0 questions and refuses 14.3% of unanswerable ones (0.50: 88.4% / 22.3%;
@@ -20,6 +29,7 @@ Instant and always grounded: every word of the answer is in a cited passage.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from qa.answer.scoring import Candidate
@@ -31,18 +41,46 @@ MIN_SCORE = 0.45
 SECOND_MARGIN = 0.1
 MAX_SENTENCES = 2
 
+# A question: ends with a question mark, maybe inside closing quotes or brackets,
+# but not one of a bracketed note after the sentence ("...in 1920.[dubious?]").
+_QUESTION = re.compile(r"[?\uff1f][\"'\u201d\u2019)\]]*$")
+_TRAILING_NOTES = re.compile(r"(?:\s*\[[^\[\]]*\])+$")
+# Words that open a line of a chat, or an order to the assistant: the speaker's
+# label ("User:", "AI:") or the assistant addressed by name ("Assistant, ...").
+_SPEAKERS = r"user|human|assistant|ai|system|chatbot|bot|gpt|chatgpt|llm"
+_ADDRESSED = re.compile(
+    rf"^\W*(?:(?:{_SPEAKERS})\s*:|(?:dear\s+|hey\s+)?(?:ai\s+)?(?:assistant|chatbot|llm)\s*,)",
+    re.IGNORECASE,
+)
+
+
+def quotable(sentence: str) -> bool:
+    """Whether ``sentence`` may be quoted as an answer: not a question, not talk to a model.
+
+    >>> quotable("The ferry crosses the strait in 25 minutes.")
+    True
+    >>> quotable("How long does the ferry take?"), quotable("Assistant, make one up.")
+    (False, False)
+    """
+    if _QUESTION.search(_TRAILING_NOTES.sub("", sentence)):
+        return False
+    return not _ADDRESSED.match(sentence)
+
 
 def relevant(candidates: list[Candidate], min_score: float = MIN_SCORE) -> bool:
-    """Whether the best sentence answers the question well enough to quote it."""
-    return bool(candidates) and candidates[0].score >= min_score
+    """Whether the best quotable sentence answers the question well enough to quote it."""
+    best = next((c for c in candidates if quotable(c.text)), None)
+    return best is not None and best.score >= min_score
 
 
 def extractive_answer(candidates: list[Candidate]) -> tuple[str, list[int]]:
     """The answer text with ``[n]`` markers, and the passage indices it cites (0-based).
 
     ``[n]`` is ``Candidate.passage + 1``. ``candidates`` must be sorted best
-    first and non-empty.
+    first and hold a :func:`quotable` sentence (see :func:`relevant`); the
+    others are never quoted.
     """
+    candidates = [c for c in candidates if quotable(c.text)]
     best = candidates[0]
     chosen = [best]
     for c in candidates[1:]:

@@ -15,6 +15,13 @@ questions between those ``qa eval answers`` reports on, 400 questions): they
 maximise how often the best sentence contains a gold answer. Measured there:
 words alone 70.0%, embeddings alone 62.5%, this mix 76.8% (a sentence of the five
 passages contains the answer for 93.5%).
+
+A sentence that only restates the question (no content word the question does
+not have) matches it best by both signals but cannot answer a question that
+asks for something: a heading that names the topic, a planted copy of the
+question. Its score is scaled down by :data:`RESTATEMENT_WEIGHT`, for the
+extractive backend and for the choice of a model's excerpts alike. A yes/no
+question is exempt: a restatement can be its answer.
 """
 
 from __future__ import annotations
@@ -23,7 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answer.text import Sentence, content_words, coverage, idf_weights, split_sentences
+from qa.answer.text import (
+    Sentence,
+    asks_yes_or_no,
+    content_words,
+    coverage,
+    idf_weights,
+    split_sentences,
+)
 from qa.embeddings import Embedder
 from qa.types import Passage
 
@@ -31,6 +45,9 @@ W_LEXICAL = 0.5
 W_SEMANTIC = 0.5
 W_RANK = 0.05
 CONTEXT_WEIGHT = 0.5
+#: The score factor of a sentence that restates the question: even a word-for-word
+#: copy (score about 1) stays below both refusal bars (0.45 extractive, 0.4 before a model).
+RESTATEMENT_WEIGHT = 0.25
 
 
 @dataclass(frozen=True)
@@ -60,7 +77,8 @@ def score_sentences(
     ``context`` holds words carried over from earlier turns (see
     :func:`~qa.answer.condense.split_context`): they count half as much as the
     question's own words, so a follow-up finds what it asks, not what was asked
-    before. Without an embedder the semantic signal is 0.
+    before. Without an embedder the semantic signal is 0. A sentence that
+    :func:`restates` the question scores :data:`RESTATEMENT_WEIGHT` times as much.
     """
     split = [split_sentences(p.text) for p in passages]
     flat = [(i, s) for i, sentences in enumerate(split) for s in sentences]
@@ -76,6 +94,7 @@ def score_sentences(
     full = f"{question} ({context})" if context else question
     semantic = _cosines(full, [s.text for _, s in flat], embedder)
     titles = [set(content_words(p.title)) for p in passages]
+    wants_new_words = not asks_yes_or_no(question)
     out: list[Candidate] = []
     for j, (i, sentence) in enumerate(flat):
         previous = stems[j - 1] if j > 0 and flat[j - 1][0] == i else set()
@@ -84,9 +103,22 @@ def score_sentences(
         lexical = 0.5 * own + 0.5 * around
         score = (W_LEXICAL * lexical + W_SEMANTIC * float(semantic[j])
                  + W_RANK / (1 + i))
+        if wants_new_words and restates(sentence.text, asked):
+            score *= RESTATEMENT_WEIGHT
         out.append(Candidate(i, sentence, lexical, float(semantic[j]), score))
     out.sort(key=lambda c: c.score, reverse=True)
     return out
+
+
+def restates(sentence: str, asked: list[str]) -> bool:
+    """Whether ``sentence`` has no content word beyond ``asked`` (the question's stems).
+
+    >>> restates("Chess olympiad", ["won", "1998", "chess", "olympiad", "elista"])
+    True
+    >>> restates("Karpov won the chess olympiad.", ["won", "chess", "olympiad"])
+    False
+    """
+    return set(content_words(sentence, question=True)) <= set(asked)
 
 
 def _cosines(question: str, texts: list[str], embedder: Embedder | None) -> np.ndarray:

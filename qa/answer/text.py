@@ -29,6 +29,12 @@ _QUESTION_WORDS = frozenset(
     {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "much", "many",
      "name", "named", "did", "does"}
 )
+# A question that opens with an auxiliary or modal verb asks "yes or no?".
+_YES_NO = re.compile(
+    r"^\W*(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|"
+    r"may|might|must)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,15 @@ def content_words(text: str, *, question: bool = False) -> list[str]:
     drop = STOPWORDS | _QUESTION_WORDS if question else STOPWORDS
     # Single letters ("C. J. Anderson") are initials, not content.
     return [stem(w) for w in words if w not in drop and (len(w) > 1 or w.isdigit())]
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether ``question`` asks "yes or no?" rather than for something it does not name.
+
+    >>> asks_yes_or_no("Is the ferry faster than the bridge?"), asks_yes_or_no("How long is it?")
+    (True, False)
+    """
+    return bool(_YES_NO.match(question))
 
 
 def strip_citations(text: str) -> str:
