@@ -268,16 +268,14 @@ class Ingestor:
             if take:
                 work.append((prepared, prepared.embedded, prepared.embedded + take))
                 room -= take
+        chunks = [c for p, a, b in work for c in p.chunks[a:b]]
         texts = [p.body(c) for p, a, b in work for c in p.chunks[a:b]]
-        vectors = self.embedder.embed_documents(texts)
-        offset = 0
-        for prepared, a, b in work:
-            n = b - a
-            self.store.add_chunks(self.info, prepared.chunks[a:b], texts[offset : offset + n],
-                                  vectors[offset : offset + n])
-            offset += n
+        # One write for the whole batch: Chroma's cost per call dwarfs its cost per
+        # vector for small documents (measured: 166 vectors/s in calls of 8, 823 in 256).
+        self.store.add_chunks(self.info, chunks, texts, self.embedder.embed_documents(texts))
+        for prepared, _, b in work:
+            self.report.chunks_embedded += b - prepared.embedded
             prepared.embedded = b
-            self.report.chunks_embedded += n
         while self._pending and self._pending[0].embedded == len(self._pending[0].chunks):
             done = self._pending.pop(0)
             self.store.commit(self.info, done.doc_id, done.chunks, done.doc.text,

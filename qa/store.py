@@ -63,10 +63,10 @@ def chroma_client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
     key = _client_key(settings)
     with _clients_lock:
         if key not in _clients:
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
             try:
                 if settings.server_mode:
                     _clients[key] = chromadb.HttpClient(
@@ -218,6 +218,7 @@ class Store:
         self._vectors: dict[int, Any] = {}
         self._keyword: dict[int, KeywordIndex] = {}
         self._epoch = self._shared.epoch
+        self._batch: int | None = None
         chroma_client(settings)  # fail early when the store cannot be opened
 
     # --- collection state ----------------------------------------------------
@@ -332,14 +333,15 @@ class Store:
     def add_chunks(
         self, info: CollectionInfo, chunks: list[Chunk], bodies: list[str], vectors: np.ndarray
     ) -> None:
-        """Write vectors and keyword entries of a registered ``pending`` document.
+        """Write vectors and keyword entries of registered ``pending`` documents.
 
         Nothing becomes searchable before :meth:`commit`; ``bodies`` are the texts
         that were embedded (title line and chunk text), which the keyword index
-        indexes too.
+        indexes too. Chroma gets vectors and ids only: the registry holds the text,
+        and a copy in Chroma would cost a second full-text index on every write.
         """
         collection = self.vectors(info)
-        step = max(1, min(5000, chroma_client(self.settings).get_max_batch_size()))
+        step = self._max_batch()
         for i in range(0, len(chunks), step):
             part = chunks[i : i + step]
             with self._shared.vector_writes():
@@ -347,9 +349,13 @@ class Store:
                     ids=[c.chunk_id for c in part],
                     embeddings=vectors[i : i + step],
                     metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in part],
-                    documents=[c.text for c in part],
                 )
         self.keyword(info).add(chunks, bodies)
+
+    def _max_batch(self) -> int:
+        if self._batch is None:
+            self._batch = max(1, min(5000, chroma_client(self.settings).get_max_batch_size()))
+        return self._batch
 
     def commit(
         self,
