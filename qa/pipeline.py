@@ -289,7 +289,9 @@ class Ingestor:
 
     def _done(self, result: FileResult) -> None:
         if result.status == "failed":
-            log.warning("%s: %s", printable_path(result.path), result.message)
+            # Info, not warning: the report carries the failure, and the edges (CLI,
+            # web app) show it once; a warning would print it a second time.
+            log.info("failed: %s: %s", printable_path(result.path), result.message)
         self.report.files.append(result)
         self.report.seconds = time.perf_counter() - self._started
         if self.progress:

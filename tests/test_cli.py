@@ -41,14 +41,13 @@ def test_seed_walkthrough(seeds_copy: Path, data_dir: Path) -> None:
     assert json.loads(qa("docs", "--json", data_dir=data_dir).stdout) == []
 
 
-def test_failed_file_is_one_line_and_exit_code(seeds_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_file_is_one_line_and_exit_code(seeds_copy: Path, data_dir: Path) -> None:
     (seeds_copy / "bad.docx").write_bytes(b"this is not a zip")
-    code = main(["ingest", str(seeds_copy), "--no-progress"])
-    out, err = capsys.readouterr()
-    assert code == 1
-    lines = [line for line in err.splitlines() if "bad.docx" in line]
-    assert len(lines) == 1 and lines[0].startswith("failed:")
-    assert "1 added" in out and "1 failed" in out
+    done = qa("ingest", str(seeds_copy), "--no-progress", data_dir=data_dir)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if "bad.docx" in line]
+    assert len(lines) == 1 and lines[0].startswith("failed:"), done.stderr
+    assert "1 added" in done.stdout and "1 failed" in done.stdout
 
 
 def test_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
