@@ -3,6 +3,7 @@
 Every setting has a default and a ``QA_*`` environment variable::
 
     QA_DATA_DIR        where the index lives (default ./qa_data)
+    QA_MODEL_DIR       where built and assembled models are cached (default <data dir>/models)
     QA_COLLECTION      collection name (default "default")
     QA_CHROMA_HOST     use a Chroma server at this host instead of the embedded store
     QA_CHROMA_PORT     its port (default 8000)
@@ -39,6 +40,7 @@ class Settings:
     """All of qa's configuration. Build with :meth:`from_env`, change with :meth:`with_`."""
 
     data_dir: Path = Path("qa_data")
+    model_dir: Path | None = None
     collection: str = "default"
     chroma_host: str | None = None
     chroma_port: int = 8000
@@ -83,13 +85,19 @@ class Settings:
                 continue
             values[f.name] = _parse(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in values:
-            values["data_dir"] = Path(values["data_dir"]).expanduser()
+        for name in ("data_dir", "model_dir"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name]).expanduser()
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the ONNX embedding model and the local answer model are cached."""
+        return self.model_dir or self.data_dir / "models"
 
     @property
     def server_mode(self) -> bool:

@@ -145,7 +145,7 @@ _cache_lock = threading.Lock()
 def get_embedder(settings: Settings) -> Embedder:
     """The embedder for ``settings``, loaded once per process."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    key = (settings.embed_model, settings.embed_backend, str(settings.data_dir))
+    key = (settings.embed_model, settings.embed_backend, str(settings.models_dir))
     with _cache_lock:
         if key not in _cache:
             if settings.embed_backend == "onnx-int8":
@@ -153,7 +153,7 @@ def get_embedder(settings: Settings) -> Embedder:
 
                 _cache[key] = OnnxEmbedder(
                     settings.embed_model,
-                    cache_dir=settings.data_dir / "models",
+                    cache_dir=settings.models_dir,
                     batch_size=settings.embed_batch_size,
                 )
             else:

@@ -21,16 +21,28 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
+# Built and assembled models (the ONNX embedder, the local GGUF) are cached here for
+# every test, subprocess and session, instead of once per test's data directory.
+MODEL_DIR = ROOT / "test-output" / "models"
+os.environ["QA_MODEL_DIR"] = str(MODEL_DIR)
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SEED_QUESTION = "Which countries attended the conference Moscow hosted in January?"
 
 
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The cache of built and assembled models every test shares (see QA_MODEL_DIR)."""
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    return MODEL_DIR
+
+
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point QA_DATA_DIR at a fresh folder so no test touches a user's store."""
     folder = tmp_path / "qa_data"
     monkeypatch.setenv("QA_DATA_DIR", str(folder))
+    monkeypatch.setenv("QA_MODEL_DIR", str(model_dir))
     for var in ("QA_COLLECTION", "QA_CHROMA_HOST", "QA_CHROMA_PORT", "QA_EMBED_MODEL",
                 "QA_EMBED_BACKEND", "QA_SEARCH_MODE", "QA_LLM"):
         monkeypatch.delenv(var, raising=False)
@@ -38,12 +50,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
+def embedder(model_dir: Path):  # type: ignore[no-untyped-def]
     """The real default embedding model, loaded once per test session."""
     from qa.config import Settings
     from qa.embeddings import get_embedder
 
-    return get_embedder(Settings())
+    return get_embedder(Settings(model_dir=model_dir))
 
 
 @pytest.fixture

@@ -189,7 +189,7 @@ def run_ingest(options: BenchOptions) -> BenchResult:
     started = time.perf_counter()
     torch_embedder = SentenceTransformerEmbedder(settings.embed_model,
                                                  batch_size=settings.embed_batch_size)
-    int8_embedder = OnnxEmbedder(settings.embed_model, cache_dir=settings.data_dir / "models",
+    int8_embedder = OnnxEmbedder(settings.embed_model, cache_dir=settings.models_dir,
                                  batch_size=settings.embed_batch_size)
     result.data["model_load_seconds"] = time.perf_counter() - started
     sets = corpora(options)

@@ -166,12 +166,8 @@ def measure(cmd: list[str], env: dict[str, str], label: str, corpus_mb: float,
 
 def _env(options: BenchOptions, data_dir: Path, backend: str) -> dict[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
-    models = data_dir / "models"
-    shared = (options.settings.data_dir / "models").resolve()
-    shared.mkdir(parents=True, exist_ok=True)
-    if not models.exists():
-        models.symlink_to(shared, target_is_directory=True)  # reuse the built ONNX model
     env = {**os.environ, "QA_DATA_DIR": str(data_dir), "QA_COLLECTION": "memory",
+           "QA_MODEL_DIR": str(options.settings.models_dir.resolve()),  # built once, reused
            "QA_EMBED_BACKEND": backend, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
     env.pop("QA_CHROMA_HOST", None)

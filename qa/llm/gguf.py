@@ -139,7 +139,7 @@ def ensure_local_model(settings: Settings, expected_sha256: str = GGUF_SHA256) -
         MissingDependencyError: the part packages (extra ``local``) are missing.
         ModelIntegrityError: the parts do not join into the pinned file.
     """
-    dest = settings.data_dir / "models" / GGUF_NAME
+    dest = settings.models_dir / GGUF_NAME
     with _lock:
         if dest.exists():
             if _stamp_matches(dest, expected_sha256):

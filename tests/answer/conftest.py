@@ -21,7 +21,7 @@ needs_local = pytest.mark.skipif(not local_available(), reason="extra 'local' no
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of a real index of seeds/ (real embedding model, Chroma in a temp folder)."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("answer-data"))
+    settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("answer-data"))
     report = ingest([SEEDS], settings=settings)
     assert not report.failed and report.chunks_embedded > 0
     return settings

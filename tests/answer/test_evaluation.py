@@ -45,7 +45,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory, seed_text: str) -> Path:
 
 def test_squad_v11_scores(tiny_data: Path, tmp_path: Path) -> None:
     details = tmp_path / "details.jsonl"
-    report = eval_answers(Settings(data_dir=tmp_path / "d"), tiny_data, "squad",
+    report = eval_answers(Settings.from_env(data_dir=tmp_path / "d"), tiny_data, "squad",
                           llm="extractive", details=details)
     assert report.questions == 2
     m = report.metrics

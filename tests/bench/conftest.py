@@ -27,7 +27,7 @@ def make_options(bench_home: Path) -> Callable[..., BenchOptions]:
     """``--quick`` options in the shared folder, with ``overrides``."""
 
     def make(**overrides: Any) -> BenchOptions:
-        settings = Settings(data_dir=bench_home)
+        settings = Settings.from_env(data_dir=bench_home)
         return BenchOptions.create(settings, SHARED_DATA, quick=True, **overrides)
 
     return make

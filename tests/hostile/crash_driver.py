@@ -118,7 +118,7 @@ def run_job(job: dict[str, Any]) -> int:
         from qa.embeddings import get_embedder
         from qa.errors import DocumentNotFoundError
 
-        settings = Settings(data_dir=Path(job["data_dir"]))
+        settings = Settings.from_env(data_dir=Path(job["data_dir"]))
         embedder = get_embedder(settings)
         embed = embedder.embed_documents
 

@@ -191,8 +191,8 @@ def corpus(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpu
         if case.benign:
             write_document(benign, f"{case.id}.txt", case.benign)
         write_document(hostile, case.name, case.injected)
-    base = Settings(data_dir=root / "qa_data", llm="extractive")
-    key = (base.embed_model, base.embed_backend, str(base.data_dir))
+    base = Settings.from_env(data_dir=root / "qa_data", llm="extractive")
+    key = (base.embed_model, base.embed_backend, str(base.models_dir))
     _cache[key] = embedder  # the session's model; see conftest.shared_model
     clean, injected = base.with_(collection="clean"), base.with_(collection="injected")
     assert not ingest([benign], settings=clean).failed

@@ -112,8 +112,8 @@ def shared_batch(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     from qa.embeddings import _cache
 
     root = tmp_path_factory.mktemp("hostile-batch")
-    settings = Settings(data_dir=root / "qa_data")
-    key = (settings.embed_model, settings.embed_backend, str(settings.data_dir))
+    settings = Settings.from_env(data_dir=root / "qa_data")
+    key = (settings.embed_model, settings.embed_backend, str(settings.models_dir))
     _cache[key] = embedder  # the session's model; see conftest.shared_model
     batch = run_batch(SHARED, root / "in", settings, seconds=600)
     failed = sum(r.status == "failed" for rs in batch.by_case.values() for r in rs)
