@@ -217,8 +217,7 @@ def progress_bar(where: DeltaGenerator) -> ProgressCallback:
     def update(p: IngestProgress) -> None:
         done = p.files_done / p.files_total if p.files_total else 1.0
         name = display_name(p.last.path) if p.last else ""
-        bar.progress(min(done, 1.0),
-                     text=escape_markdown(f"{p.files_done}/{p.files_total} files · {name}"))
+        bar.progress(min(done, 1.0), text=escape_markdown(f"{p.describe()} · {name}"))
 
     return update
 
