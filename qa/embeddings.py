@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -79,8 +81,57 @@ class _TokenCounter:
         return tok
 
     def count(self, texts: list[str]) -> list[int]:
-        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
+        """Word pieces of each text, tokenized about :data:`COUNT_BATCH_CHARS` at a time.
+
+        The tokenizer's output costs tens of bytes per word piece, so one call on a
+        100 MB text would take gigabytes; long texts are cut at whitespace (where
+        the tokenizer splits words anyway) and counted piece by piece.
+        """
+        counts = [0] * len(texts)
+        owners: list[int] = []
+        batch: list[str] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal size
+            for owner, encoding in zip(owners, self.tokenizer.encode_batch(
+                    batch, add_special_tokens=False), strict=True):
+                counts[owner] += len(encoding.ids)
+            owners.clear()
+            batch.clear()
+            size = 0
+
+        for i, text in enumerate(texts):
+            for piece in _pieces(text, COUNT_BATCH_CHARS):
+                owners.append(i)
+                batch.append(piece)
+                size += len(piece)
+                if size >= COUNT_BATCH_CHARS:
+                    flush()
+        if batch:
+            flush()
+        return counts
+
+
+#: Characters the token counter hands the tokenizer per call.
+COUNT_BATCH_CHARS = 1 << 20
+_SPACE = re.compile(r"\s")
+
+
+def _pieces(text: str, limit: int) -> Iterator[str]:
+    """``text`` cut at whitespace into pieces of at most about ``limit`` characters.
+
+    >>> list(_pieces("aa bb cc", 5))
+    ['aa ', 'bb cc']
+    """
+    start = 0
+    while len(text) - start > limit:
+        end = start + limit
+        cut = max((m.end() for m in _SPACE.finditer(text, max(start, end - 4096), end)),
+                  default=end)  # no whitespace near the end: cut inside the "word"
+        yield text[start:cut]
+        start = cut
+    yield text[start:]
 
 
 def _quiet_transformers() -> None:
