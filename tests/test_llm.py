@@ -256,9 +256,34 @@ def test_local_stream_and_lcel(local_chat: LlamaCppChatModel) -> None:
 
 @pytest.mark.llm
 @needs_local
+def test_local_logprobs_and_prefix_cache(local_chat: LlamaCppChatModel) -> None:
+    prompt = "Answer with one word: what color is the sky?"
+    first = local_chat.bind(logprobs=True, top_logprobs=3).invoke(prompt, max_tokens=4)
+    content = first.response_metadata["logprobs"]["content"]
+    best = [t["logprob"] for t in content[0]["top_logprobs"]]
+    assert len(best) == 3 and best == sorted(best, reverse=True)
+    assert content[0]["logprob"] == best[0] <= 0  # greedy: the first token is the likeliest
+    again = local_chat.invoke(prompt, max_tokens=4)
+    assert again.text == first.text and "logprobs" not in again.response_metadata
+    assert again.usage_metadata is not None
+    assert again.usage_metadata["input_token_details"]["cache_read"] > 0  # prompt reused
+    chunks = list(local_chat.stream(prompt, max_tokens=4, logprobs=True, top_logprobs=2))
+    assert len(chunks[0].response_metadata["logprobs"]["content"][0]["top_logprobs"]) == 2
+
+
+@pytest.mark.llm
+@needs_local
+def test_local_stop_string(local_chat: LlamaCppChatModel) -> None:
+    text = local_chat.invoke("Count from 1 to 9, separated by commas.", max_tokens=30,
+                             stop=["5"]).text
+    assert "4" in text and "5" not in text
+
+
+@pytest.mark.llm
+@needs_local
 def test_local_model_loads_once(local_chat: LlamaCppChatModel) -> None:
     path = local_chat.model_path
-    assert load_llama(path)[0] is load_llama(path)[0]
+    assert load_llama(path).llama is load_llama(path).llama
 
 
 # --- an OpenAI-compatible server on loopback ------------------------------------------------

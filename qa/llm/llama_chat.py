@@ -1,8 +1,12 @@
 """llama.cpp in process, as a LangChain chat model.
 
-:class:`LlamaCppChatModel` is a small :class:`BaseChatModel` over
-``llama_cpp.Llama.create_chat_completion``, so it works with ``.invoke``,
-``.stream`` and LCEL like any other chat model. The ``Llama`` itself is loaded
+:class:`LlamaCppChatModel` is a small :class:`BaseChatModel` over a
+``llama_cpp.Llama``, so it works with ``.invoke``, ``.stream`` and LCEL like
+any other chat model. Messages go through the model's own chat template (from
+the GGUF); tokens come from :func:`qa.llm.decoding.decode`, which reuses the
+cached prompt prefix and can report log-probabilities as OpenAI does
+(``chat.bind(logprobs=True, top_logprobs=5)``: each streamed chunk carries
+``response_metadata["logprobs"]["content"]``). The ``Llama`` itself is loaded
 on first use and kept once per process (see :func:`load_llama`); a lock per
 model serializes calls, since one ``Llama`` cannot serve two threads at once.
 """
@@ -14,6 +18,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -23,6 +28,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from qa.errors import ConfigError, MissingDependencyError
+from qa.llm.decoding import Outcome, Step, decode
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -33,14 +39,28 @@ N_CTX = 2048
 N_THREADS = 2
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
-_loaded: dict[tuple[str, int, int], tuple[Llama, threading.Lock]] = {}
+
+@dataclass
+class Loaded:
+    """A loaded model, the lock that serializes its use, and its chat template."""
+
+    llama: Llama
+    lock: threading.Lock
+    template: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
+    stop_tokens: frozenset[int]
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """``messages`` in the model's chat template, as tokens, ready for the reply."""
+        text = self.template(messages=messages).prompt
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+
+_loaded: dict[tuple[str, int, int], Loaded] = {}
 _loaded_lock = threading.Lock()
 
 
-def load_llama(
-    path: str, n_ctx: int = N_CTX, n_threads: int = N_THREADS
-) -> tuple[Llama, threading.Lock]:
-    """The process-wide ``Llama`` for ``path``, with the lock that guards it.
+def load_llama(path: str, n_ctx: int = N_CTX, n_threads: int = N_THREADS) -> Loaded:
+    """The process-wide model for ``path``, with the lock that guards it.
 
     Raises:
         MissingDependencyError: llama-cpp-python (extra ``local``) is not installed.
@@ -54,15 +74,32 @@ def load_llama(
             # libgomp.so.1 too, so if torch came first this is too late (set it at startup).
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
-                from llama_cpp import Llama
+                import llama_cpp
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
             except ImportError as exc:
                 raise MissingDependencyError(
                     "llama-cpp-python", "local", "The local answer model"
                 ) from exc
             log.info("Loading %s (n_ctx=%d, n_threads=%d)", path, n_ctx, n_threads)
-            llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-            _loaded[key] = (llama, threading.Lock())
+            llama = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads,
+                                    verbose=False)
+            _loaded[key] = _wrap(llama, llama_cpp, Jinja2ChatFormatter)
         return _loaded[key]
+
+
+def _wrap(llama: Llama, llama_cpp: Any, formatter: Any) -> Loaded:
+    text = llama.metadata.get("tokenizer.chat_template")
+    if not text:
+        raise ConfigError(f"{llama.model_path} has no chat template; use a chat (instruct) GGUF")
+    eos, bos = llama.token_eos(), llama.token_bos()
+    vocab = llama._model.vocab
+    stops = frozenset(t for t in range(llama.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t))
+    template = formatter(
+        template=text,
+        eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+    )
+    return Loaded(llama, threading.Lock(), template, stops | ({eos} - {-1}))
 
 
 def to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -84,8 +121,10 @@ class LlamaCppChatModel(BaseChatModel):
         >>> for chunk in chat.stream("Say hi"):  # doctest: +SKIP
         ...     print(chunk.content, end="")
 
-    ``max_tokens`` and ``temperature`` can also be given per call
-    (``chat.invoke(msgs, max_tokens=16)`` or ``chat.bind(max_tokens=16)``).
+    ``max_tokens``, ``temperature``, ``logprobs``, ``top_logprobs`` and
+    ``logit_bias`` (token id -> bias, see :meth:`token_ids`) can also be given
+    per call (``chat.invoke(msgs, max_tokens=16)`` or
+    ``chat.bind(logprobs=True, top_logprobs=5)``).
     """
 
     model_path: str
@@ -94,6 +133,8 @@ class LlamaCppChatModel(BaseChatModel):
     n_ctx: int = N_CTX
     n_threads: int = N_THREADS
     stop: list[str] | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
 
     @property
     def _llm_type(self) -> str:
@@ -108,16 +149,53 @@ class LlamaCppChatModel(BaseChatModel):
             "n_ctx": self.n_ctx,
         }
 
-    def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
-    ) -> dict[str, Any]:
-        stops = [*(self.stop or []), *(stop or [])]
-        return {
-            "messages": to_llama_messages(messages),
-            "temperature": kwargs.get("temperature", self.temperature),
-            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
-            "stop": stops or None,
-        }
+    def token_ids(self, text: str) -> list[int]:
+        """The model's tokens for ``text`` (loads the model), e.g. for ``logit_bias``."""
+        model = load_llama(self.model_path, self.n_ctx, self.n_threads)
+        with model.lock:
+            return list(model.llama.tokenize(text.encode("utf-8"), add_bos=False,
+                                             special=False))
+
+    def _run(
+        self, messages: list[BaseMessage], stop: list[str] | None, outcome: Outcome,
+        **kwargs: Any,
+    ) -> Iterator[tuple[str, Step | None]]:
+        """Text pieces as generated, each with its step when log-probabilities are wanted.
+
+        Text that might begin a stop string is held back until it is known not to.
+        """
+        model = load_llama(self.model_path, self.n_ctx, self.n_threads)
+        stops = [s for s in [*(self.stop or []), *(stop or [])] if s]
+        want = bool(kwargs.get("logprobs", self.logprobs))
+        top = int(kwargs.get("top_logprobs", self.top_logprobs) or 0) if want else 0
+        with model.lock, _context_errors(self.n_ctx):
+            tokens = model.prompt_tokens(to_llama_messages(messages))
+            held = ""
+            for step in decode(
+                model.llama, tokens, int(kwargs.get("max_tokens", self.max_tokens)),
+                stop_tokens=model.stop_tokens,
+                temperature=float(kwargs.get("temperature", self.temperature)),
+                top_logprobs=top, outcome=outcome,
+                logit_bias={int(k): float(v) for k, v in
+                            (kwargs.get("logit_bias") or {}).items()},
+            ):
+                held += step.text
+                cut = min((held.find(s) for s in stops if s in held), default=-1)
+                if cut >= 0:
+                    outcome.finish_reason = "stop"
+                    if held[:cut]:
+                        yield held[:cut], step if want else None
+                    break
+                keep = max((_overlap(held, s) for s in stops), default=0)
+                out, held = held[: len(held) - keep], held[len(held) - keep:]
+                if out or want:
+                    yield out, step if want else None
+            else:
+                if held:
+                    yield held, None
+        log.debug("local model: %d prompt tokens (%d cached), %d generated, %s",
+                  outcome.prompt_tokens, outcome.cached_tokens, outcome.completion_tokens,
+                  outcome.finish_reason)
 
     def _generate(
         self,
@@ -126,22 +204,20 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        llama, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
-        with lock, _context_errors(self.n_ctx):
-            out: Any = llama.create_chat_completion(**self._request(messages, stop, **kwargs))
-        choice = out["choices"][0]
-        finish = choice.get("finish_reason")
-        usage = out.get("usage") or {}
-        message = AIMessage(
-            content=choice["message"].get("content") or "",
-            response_metadata={"finish_reason": finish, "model_name": self.model_path},
-            usage_metadata=UsageMetadata(
-                input_tokens=usage.get("prompt_tokens", 0),
-                output_tokens=usage.get("completion_tokens", 0),
-                total_tokens=usage.get("total_tokens", 0),
-            ),
-        )
-        generation = ChatGeneration(message=message, generation_info={"finish_reason": finish})
+        outcome = Outcome()
+        text, steps = "", []
+        for piece, step in self._run(messages, stop, outcome, **kwargs):
+            text += piece
+            if step is not None:
+                steps.append(step.logprob_entry())
+        metadata: dict[str, Any] = {"finish_reason": outcome.finish_reason,
+                                    "model_name": self.model_path}
+        if steps:
+            metadata["logprobs"] = {"content": steps}
+        message = AIMessage(content=text, response_metadata=metadata,
+                            usage_metadata=_usage(outcome))
+        generation = ChatGeneration(message=message,
+                                    generation_info={"finish_reason": outcome.finish_reason})
         return ChatResult(generations=[generation])
 
     def _stream(
@@ -151,30 +227,38 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        llama, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
-        request = self._request(messages, stop, **kwargs)
-        with lock, _context_errors(self.n_ctx):
-            parts: Any = llama.create_chat_completion(**request, stream=True)
-            for part in parts:
-                choice = part["choices"][0]
-                text: str | None = choice["delta"].get("content")
-                finish = choice.get("finish_reason")
-                if text:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-                    if run_manager:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
-                if finish:
-                    yield ChatGenerationChunk(
-                        message=AIMessageChunk(
-                            content="",
-                            response_metadata={
-                                "finish_reason": finish,
-                                "model_name": self.model_path,
-                            },
-                        ),
-                        generation_info={"finish_reason": finish},
-                    )
+        outcome = Outcome()
+        for text, step in self._run(messages, stop, outcome, **kwargs):
+            metadata = {"logprobs": {"content": [step.logprob_entry()]}} if step else {}
+            chunk = ChatGenerationChunk(
+                message=AIMessageChunk(content=text, response_metadata=metadata))
+            if run_manager and text:
+                run_manager.on_llm_new_token(text, chunk=chunk)
+            yield chunk
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="", usage_metadata=_usage(outcome),
+                response_metadata={"finish_reason": outcome.finish_reason,
+                                   "model_name": self.model_path},
+            ),
+            generation_info={"finish_reason": outcome.finish_reason},
+        )
+
+
+def _overlap(text: str, stop: str) -> int:
+    """Length of the longest end of ``text`` that begins ``stop``."""
+    for n in range(min(len(text), len(stop) - 1), 0, -1):
+        if stop.startswith(text[-n:]):
+            return n
+    return 0
+
+
+def _usage(outcome: Outcome) -> UsageMetadata:
+    return UsageMetadata(
+        input_tokens=outcome.prompt_tokens, output_tokens=outcome.completion_tokens,
+        total_tokens=outcome.prompt_tokens + outcome.completion_tokens,
+        input_token_details={"cache_read": outcome.cached_tokens},
+    )
 
 
 @contextmanager
