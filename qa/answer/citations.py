@@ -10,8 +10,10 @@ An answer is split into sentences, each with the markers that follow it. Then:
    the passage must reach
    :data:`SUPPORT_THRESHOLD`, and every number in the sentence must occur in the
    passage. A citation that fails is removed and reported.
-3. A sentence left without a supporting citation gets the given passage that
-   supports it best, if one does; otherwise the sentence is dropped and reported.
+3. Of the passages that support a sentence, only the best is kept: a cited
+   passage that supports it less well than another given passage (cited or
+   not) is replaced by that one, so each sentence cites exactly one passage.
+   A sentence that no given passage supports is dropped and reported.
 4. Surviving markers are renumbered 1..m in order of first appearance, and each
    cited passage becomes a :class:`Citation` whose quote is the supporting window
    (from the first to the last supporting sentence, when several sentences cite it).
@@ -22,6 +24,14 @@ of a correct answer by a passage holding the gold answer is bimodal (most 1.0),
 and every citation of a passage without the gold answer scored below 0.6. The
 sample was small (14 answers, 40 answer/passage pairs); names and numbers count
 double so "Pakistan and China" is not supported by a passage naming only Pakistan.
+
+One citation per sentence, the best-supporting passage (:data:`BEST_MARGIN`,
+:data:`MAX_PER_SENTENCE`): the local model often writes the wrong number. On its
+answers to 21 answerable questions of the SQuAD v2.0 tuning slice, 12 of its 19
+markers named a passage holding the gold answer; after the check 14 of 18 did,
+and the 4 left belong to wrong answers. With the extractive backend (which cites
+one passage already) citation precision on 150 SQuAD v1.1 tuning questions was
+0.899 with and without the rule.
 """
 
 from __future__ import annotations
@@ -33,6 +43,10 @@ from qa.answer.text import Sentence, content_words, split_sentences, stem, strip
 from qa.types import Citation, Passage
 
 SUPPORT_THRESHOLD = 0.6
+#: A cited passage is kept only if its support is within this of the best given passage's.
+BEST_MARGIN = 0.0
+#: Citations kept per sentence, best-supporting first.
+MAX_PER_SENTENCE = 1
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
@@ -148,9 +162,15 @@ def _facts(claim: str) -> set[str]:
 
 def check_citations(
     answer: str, passages: list[Passage], question: str = "",
-    threshold: float = SUPPORT_THRESHOLD,
+    threshold: float = SUPPORT_THRESHOLD, margin: float = BEST_MARGIN,
+    per_sentence: int = MAX_PER_SENTENCE,
 ) -> Checked:
     """Check and renumber the citations of ``answer`` to ``question``, given the ``passages``.
+
+    Each sentence keeps the cited passages that support it at least ``threshold``
+    and within ``margin`` of the best support any given passage offers, at most
+    ``per_sentence`` of them (best first); a sentence left with none gets the
+    best-supporting passage, or is dropped when even that is below ``threshold``.
 
     Returns the cleaned text, one :class:`Citation` per cited passage (numbered
     by first appearance), and a note per removed marker or dropped sentence.
@@ -167,21 +187,28 @@ def check_citations(
                 valid.append(n - 1)
             else:
                 flagged.append(f"removed [{n}]: no passage {n} was given")
-        checks = {i: support(claim.text, passages[i].text, question) for i in valid}
-        good = [i for i in valid if checks[i].score >= threshold]
+        checks = [support(claim.text, p.text, question) for p in passages]
+        best_i = max(range(len(checks)), key=lambda i: checks[i].score, default=-1)
+        best = checks[best_i].score if best_i >= 0 else 0.0
+        good = sorted((i for i in valid if checks[i].score >= max(threshold, best - margin)),
+                      key=lambda i: -checks[i].score)[:per_sentence]
         for i in valid:
-            if i not in good:
-                flagged.append(f"removed [{i + 1}] from {claim.text!r}: the passage does not "
-                               f"support it (support {checks[i].score:.2f})")
+            if i in good:
+                continue
+            why = ("the passage does not support it" if checks[i].score < threshold
+                   else f"passage {best_i + 1} supports it better" if i != best_i
+                   else "fewer citations are kept")
+            flagged.append(f"removed [{i + 1}] from {claim.text!r}: {why} "
+                           f"(support {checks[i].score:.2f})")
         if not good:
-            best_i, best = _best_passage(claim.text, passages, question)
-            if best.score >= threshold:
-                good, checks[best_i] = [best_i], best
+            if best >= threshold:
+                good = [best_i]
             else:
                 dropped += 1
                 flagged.append(f"dropped {claim.text!r}: no given passage supports it "
-                               f"(best support {max(best.score, 0):.2f})")
+                               f"(best support {max(best, 0):.2f})")
                 continue
+        good.sort(key=lambda i: valid.index(i) if i in valid else len(valid))
         numbers = []
         for i in good:
             if i not in order:
@@ -203,15 +230,6 @@ def _span(text: str, a: Sentence | None, b: Sentence | None) -> Sentence | None:
         return a or b
     start, end = min(a.start, b.start), max(a.end, b.end)
     return Sentence(text[start:end], start, end)
-
-
-def _best_passage(claim: str, passages: list[Passage], question: str) -> tuple[int, Support]:
-    best_i, best = -1, Support(-1.0, None)
-    for i, p in enumerate(passages):
-        s = support(claim, p.text, question)
-        if s.score > best.score:
-            best_i, best = i, s
-    return best_i, best
 
 
 def _citation(n: int, p: Passage, quote: Sentence | None) -> Citation:

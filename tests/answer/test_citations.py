@@ -79,3 +79,15 @@ def test_renumbering_follows_first_appearance(passages: list[Passage]) -> None:
 def test_invented_number_is_unsupported() -> None:
     assert support("Moscow hosted 12 countries.", "Moscow hosted countries.").score == 0.0
     assert support("Moscow hosted countries.", "Moscow hosted countries.").score == 1.0
+
+
+@pytest.mark.parametrize("markers", ["[1][2]", "[1]"], ids=["both-cited", "weaker-cited"])
+def test_only_the_best_supporting_passage_is_kept(markers: str) -> None:
+    weak = passage("Moscow hosted Pakistan in January.", 0, 1)  # support 0.78: no China
+    strong = passage("In January Moscow hosted Pakistan and China.", 100, 2)
+    checked = check_citations(f"Moscow hosted Pakistan and China in January {markers}.",
+                              [weak, strong])
+    assert checked.text == "Moscow hosted Pakistan and China in January [1]."
+    assert [c.chunk_id for c in checked.citations] == ["d:2"]
+    assert any(note.startswith("removed [1]") and "passage 2 supports it better" in note
+               for note in checked.flagged)
