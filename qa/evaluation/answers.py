@@ -196,5 +196,18 @@ def _latency(rows: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def report_from_details(path: Path, dataset: str = "", backend: str = "") -> AnswerReport:
+    """The report of the rows in a ``--details`` file, also of a run still going or cut short.
+
+    Example::
+
+        print(report_from_details(Path("details.jsonl"), "squad-v2.0", "local").table())
+    """
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    return AnswerReport(dataset, backend, len(rows), _metrics(rows), _latency(rows),
+                        {"details": str(path)})
+
+
 def report_json(report: AnswerReport) -> str:
     return json.dumps(asdict(report), indent=2)

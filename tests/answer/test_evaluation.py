@@ -9,7 +9,7 @@ import pytest
 
 from qa.cli import main
 from qa.config import Settings
-from qa.evaluation.answers import eval_answers
+from qa.evaluation.answers import eval_answers, report_from_details
 
 from .conftest import JANUARY, KABUL
 
@@ -54,6 +54,8 @@ def test_squad_v11_scores(tiny_data: Path, tmp_path: Path) -> None:
     assert 0 < report.latency["first_token_median"] <= report.latency["total_p90"]
     rows = [json.loads(line) for line in details.read_text().splitlines()]
     assert [r["contained"] for r in rows] == [True, True]
+    again = report_from_details(details, "squad-v1.1", "extractive")
+    assert again.metrics == report.metrics and again.questions == 2
 
 
 def test_squad_v2_cli_json(tiny_data: Path, tmp_path: Path,
