@@ -4,7 +4,8 @@ The test starts ``streamlit run app.py`` on a free port with an empty data
 directory and the extractive backend, then asks, reads citations, uploads,
 asks again and removes, as a user would. It measures the cold start (from
 ``streamlit run`` to the first answer on screen) and saves screenshots to
-``test-output/e2e/`` and, for the README, ``docs/screenshots/``.
+``test-output/e2e/``; with ``QA_README_SCREENSHOTS=1`` it also refreshes the
+README's, in ``docs/screenshots/``.
 
 Needs ``/usr/bin/chromium`` (``apt-get install chromium``); Playwright only
 drives it (``playwright install`` is never used).
@@ -139,7 +140,7 @@ def browser_page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> It
 def _shot(page: Page, name: str, readme: bool = False) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"{name}.png"))
-    if readme:
+    if readme and os.environ.get("QA_README_SCREENSHOTS") == "1":
         README_SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(README_SHOTS / f"{name}.png"))
 
