@@ -1,9 +1,9 @@
 """Ingest and remove jobs to kill with SIGKILL, and the check a restarted process runs.
 
-``python -m tests.hostile.crash_driver`` is a fork server: it imports torch,
-sentence-transformers, Chroma and qa once (about 8 s of the 9 s a process needs
-before it can ingest), then forks one child per job, so a kill round costs a
-second instead of a process start. It starts no thread and loads no model, so
+``python -m tests.hostile.crash_driver`` is a fork server: it imports ONNX
+Runtime, Chroma and qa once (most of what a process needs before it can
+ingest), then forks one child per job, so a kill round costs a second instead
+of a process start. It starts no thread and loads no model, so
 forking it is safe. Each child is a fresh process as far as the index is
 concerned: it loads the model, opens the store, checks what the last killed
 process left (before anything writes), then runs its job. It writes events (one
@@ -160,8 +160,8 @@ def serve() -> None:
     """The fork server's loop (see the module docstring)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import chromadb  # noqa: F401 - imported once here, so children start fast
-    import sentence_transformers  # noqa: F401
-    import torch  # noqa: F401
+    import onnxruntime  # noqa: F401
+    import tokenizers  # noqa: F401
 
     import qa.api  # noqa: F401
     import qa.loaders  # noqa: F401
