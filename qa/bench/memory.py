@@ -9,9 +9,14 @@ parser worker, and the largest sum of the two seen at one moment.
 
 Embedding 1 GB takes hours on two cores, so the size sweep uses a *stub*
 embedder (the model's real tokenizer for chunking, random unit vectors instead
-of the network): everything else (parsing, chunking, Chroma, SQLite, FTS5) runs
-as in a real ingest, at a few MB/s. Real-model runs at a small size give the
+of the network): everything else (parsing, chunking, Chroma, SQLite, the keyword
+index) runs as in a real ingest. Real-model runs at a small size give the
 model's own share, which does not depend on corpus size.
+
+The embedded Chroma store keeps its HNSW vector index in qa's process, and
+that index grows with the collection (about 1.7 KB per chunk); ``server_mb``
+runs ingest into a ``chroma run`` server the benchmark starts, and report the
+server's peak apart, so what qa's own pipeline needs shows on its own.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +40,7 @@ from qa.bench.report import BenchResult, Table
 
 GOAL_MB_PER_GB = 2048
 MB = 2**20
+SERVER = "Chroma server"
 
 
 @dataclass
@@ -45,6 +53,7 @@ class RunMemory:
     main_peak_mb: float = 0.0
     worker_peak_mb: float = 0.0
     together_peak_mb: float = 0.0
+    server_peak_mb: float | None = None  # the Chroma server's, when the run used one
     wait4_maxrss_mb: float = 0.0
     processes: dict[str, float] = field(default_factory=dict)
 
@@ -197,6 +206,9 @@ def run_memory(options: BenchOptions) -> BenchResult:
         plan.append((f"stub, one {options.big_file_mb:g} MB file",
                      corpora / f"big-{options.big_file_mb:g}mb", options.big_file_mb, True,
                      "onnx-int8"))
+    for mb in options.server_mb:
+        plan.append((f"stub, {mb:g} MB in 1 MB files, {SERVER}", corpora / f"mem-{mb:g}mb", mb,
+                     True, "onnx-int8"))
     runs: list[RunMemory] = []
     try:
         for i, (label, folder, mb, stub, backend) in enumerate(plan):
@@ -207,7 +219,13 @@ def run_memory(options: BenchOptions) -> BenchResult:
                 env["QA_MAX_FILE_MB"] = str(int(mb) + 10)
             cmd = ([py, "-m", "qa.bench.memory", str(folder), "--stub"] if stub
                    else [py, "-m", "qa", "ingest", str(folder), "--no-progress"])
-            run = measure(cmd, env, label, corpus_bytes(files) / MB, len(files))
+            if label.endswith(SERVER):
+                with _chroma_server(scratch / f"server-{i}") as (port, server_pid):
+                    env |= {"QA_CHROMA_HOST": "127.0.0.1", "QA_CHROMA_PORT": str(port)}
+                    run = measure(cmd, env, label, corpus_bytes(files) / MB, len(files))
+                    run.server_peak_mb = _status(server_pid).get("VmHWM", 0) / MB
+            else:
+                run = measure(cmd, env, label, corpus_bytes(files) / MB, len(files))
             runs.append(run)
             shutil.rmtree(scratch / f"run-{i}", ignore_errors=True)
     finally:
@@ -215,18 +233,20 @@ def run_memory(options: BenchOptions) -> BenchResult:
 
     table = Table("peak resident memory while ingesting (MB)",
                   ["run", "corpus MB", "files", "chunks", "seconds", "main", "parser worker",
-                   "both at once"])
+                   "both at once", "Chroma server"])
     for r in runs:
         table.add(r.label, r.corpus_mb, r.files, r.chunks, r.seconds, r.main_peak_mb,
-                  r.worker_peak_mb, r.together_peak_mb)
+                  r.worker_peak_mb, r.together_peak_mb, r.server_peak_mb)
     result.tables.append(table)
     _goals(result, runs)
     result.notes += [
         "main/parser worker = VmHWM from /proc (the kernel's peak RSS of each process), "
         "polled every 0.2 s; 'both at once' = the largest VmRSS sum seen in one poll.",
         "stub = qa's real pipeline (parser worker, chunking with the real tokenizer, Chroma, "
-        "SQLite + FTS5) with random vectors instead of the network, so large corpora finish; "
-        "'real' rows are `qa ingest DIR` with the model.",
+        "SQLite registry, keyword index) with random vectors instead of the network, so large "
+        "corpora finish; 'real' rows are `qa ingest DIR` with the model.",
+        f"'{SERVER}' rows write the vectors to a `chroma run` server on loopback started for "
+        "the run; its own peak RSS is the last column, outside qa's process.",
         "Corpora: .txt files of shuffled SciFact/SQuAD sentences; the big-file row raises "
         "QA_MAX_FILE_MB above its size (the default limit is 200 MB).",
     ]
@@ -234,7 +254,45 @@ def run_memory(options: BenchOptions) -> BenchResult:
     return result
 
 
+@contextmanager
+def _chroma_server(path: Path) -> Iterator[tuple[int, int]]:
+    """A `chroma run` server on a free loopback port: (port, pid)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    path.mkdir(parents=True, exist_ok=True)
+    chroma = Path(sys.executable).parent / "chroma"
+    with open(path / "server.log", "w") as log:
+        proc = subprocess.Popen([str(chroma), "run", "--path", str(path / "db"), "--host",
+                                 "127.0.0.1", "--port", str(port)], stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"chroma run did not start; see {path / 'server.log'}")
+                time.sleep(0.2)
+            yield port, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def _goals(result: BenchResult, runs: list[RunMemory]) -> None:
+    for r in runs:
+        if r.server_peak_mb is not None:
+            result.goals[f"qa's own peak RSS with the vectors in a Chroma server, "
+                         f"{r.corpus_mb:.0f} MB of text = {r.together_peak_mb:.0f} MB <= "
+                         f"{GOAL_MB_PER_GB} MB"] = r.together_peak_mb <= GOAL_MB_PER_GB
+    runs = [r for r in runs if r.server_peak_mb is None]
     sweep = sorted((r for r in runs if r.label.startswith("stub") and "one" not in r.label),
                    key=lambda r: r.corpus_mb)
     real = [r for r in runs if r.label.startswith("real")]

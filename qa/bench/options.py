@@ -30,6 +30,8 @@ class BenchOptions:
         corpus_mb: corpus sizes of the bounded-memory runs (stub embedder).
         real_mb: corpus sizes ingested with the real model for peak RSS.
         big_file_mb: size of the single large file (stub embedder); 0 to skip.
+        server_mb: corpus sizes ingested (stub embedder) into a Chroma server that the
+            benchmark starts, so the vector index lives outside qa's process.
         resume_files: files of the kill -9 resume corpus.
     """
 
@@ -47,6 +49,7 @@ class BenchOptions:
     corpus_mb: tuple[float, ...] = (10, 50, 200)
     real_mb: tuple[float, ...] = (2,)
     big_file_mb: float = 200
+    server_mb: tuple[float, ...] = (200,)
     resume_files: int = 40
 
     @classmethod
@@ -58,7 +61,7 @@ class BenchOptions:
             options = replace(
                 options, quick=True, rounds=1, scifact_docs=30, text_mb=0.1, text_file_kb=25,
                 sizes=(300, 1200), queries=12, pool_docs=30, corpus_mb=(0.5, 1.0),
-                real_mb=(0.2,), big_file_mb=1.0, resume_files=8,
+                real_mb=(0.2,), big_file_mb=1.0, server_mb=(0.5,), resume_files=8,
             )
         known = {f.name for f in fields(cls)}
         return replace(options, **{k: v for k, v in overrides.items()

@@ -45,6 +45,8 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
                    help="memory: corpus sizes ingested with the real model (default 2)")
     p.add_argument("--big-file-mb", type=float, default=None,
                    help="memory: size of the single large file (default 200; 0 skips)")
+    p.add_argument("--server-mb", type=float, nargs="*", default=None, metavar="MB",
+                   help="memory: corpus sizes ingested into a Chroma server (default 200)")
     p.set_defaults(handler=cmd_bench)
 
 
@@ -61,6 +63,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         corpus_mb=tuple(args.corpus_mb) if args.corpus_mb else None,
         real_mb=tuple(args.real_mb) if args.real_mb is not None else None,
         big_file_mb=args.big_file_mb,
+        server_mb=tuple(args.server_mb) if args.server_mb is not None else None,
     )
     names = list(WHAT) if args.what == "all" else [args.what]
     results = []
