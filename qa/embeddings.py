@@ -165,9 +165,13 @@ class SentenceTransformerEmbedder:
                 f"cannot load the embedding model {model!r} ({exc}); set QA_EMBED_MODEL to a "
                 "local sentence-transformers folder, or unset it for the packaged default"
             ) from exc
-        self.dim = int(self._model.get_embedding_dimension())
+        dim, max_len = self._model.get_embedding_dimension(), self._model.max_seq_length
+        if dim is None or max_len is None:
+            raise ConfigError(f"embedding model {model!r} does not state its dimension and "
+                              "maximum length; use a sentence-transformers model that does")
+        self.dim = int(dim)
         # The model's own limit counts [CLS] and [SEP].
-        self.max_tokens = int(self._model.max_seq_length) - 2
+        self.max_tokens = int(max_len) - 2
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self._counter.count(texts)

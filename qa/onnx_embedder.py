@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import shutil
 import tempfile
@@ -42,6 +43,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -454,6 +456,11 @@ class OnnxEmbedder:
     model's ``max_seq_length`` (special tokens included). Safe to share between
     threads.
 
+    Texts run on :func:`_cpu_count` ONNX Runtime sessions at once, each on one
+    thread: for chunk-sized inputs, one session per core embedded 117 texts/s
+    on two cores against 86 for one session using both (its threads wait on each
+    other at every operator of a 200-token input), 65 for one session on one core.
+
     By default each text runs on its own, unpadded. Dynamic quantization scales
     the activations of each call as a whole, so in a shared batch a text's
     vector shifts with its batch mates and padding (cosine 0.97-0.99 to the
@@ -513,12 +520,18 @@ class OnnxEmbedder:
         self.max_tokens = self._info.max_seq_length - 2  # [CLS] and [SEP]
         self.folder = Path(cache_dir) / f"{_slug(model)}-onnx-{precision}"
         self._ensure_built()
-        self._session = self._load_session()
-        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._workers = _cpu_count()
+        self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
+        for _ in range(self._workers):
+            self._sessions.put(self._load_session())
+        self._threads: ThreadPoolExecutor | None = None
+        first = self._sessions.get()
+        self._input_names = {i.name for i in first.get_inputs()}
+        self._sessions.put(first)
         self.dim = self._info.hidden_size * len(self._info.pooling)
         self._tokenizer = self._load_tokenizer()
         self._counter = _TokenCounter(str(self._info.path))
-        self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
 
     def _ensure_built(self) -> None:
         fingerprint = _fingerprint(self._info, self.precision, self.recipe)
@@ -547,7 +560,7 @@ class OnnxEmbedder:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = _cpu_count()
+        options.intra_op_num_threads = 1  # one session per core instead (see the class)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -586,7 +599,8 @@ class OnnxEmbedder:
         # Longest first, so each batch pads to a width close to its members' lengths.
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for rows in self._batches(order, lengths):
+
+        def run(rows: np.ndarray) -> None:
             width = int(lengths[rows[0]])  # the longest of the batch comes first
             ids = np.zeros((len(rows), width), dtype=np.int64)
             types = np.zeros_like(ids)
@@ -599,11 +613,27 @@ class OnnxEmbedder:
                 mask[i, :n] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             feed = {k: v for k, v in feed.items() if k in self._input_names}
-            with self._lock:  # one run at a time: each already uses every core
-                hidden = self._session.run([_OUTPUT], feed)[0]
+            session = self._sessions.get()  # waits while every session is busy
+            try:
+                hidden = session.run([_OUTPUT], feed)[0]
+            finally:
+                self._sessions.put(session)
             out[rows] = self._pool(hidden, mask)
+
+        batches = list(self._batches(order, lengths))
+        if len(batches) == 1 or self._workers == 1:
+            for rows in batches:
+                run(rows)
+        else:
+            list(self._executor().map(run, batches))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self._workers, thread_name_prefix="qa-embed")
+            return self._threads
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray) -> Iterator[np.ndarray]:
         """Slices of ``order`` (longest first) within the text and token caps."""

@@ -70,7 +70,7 @@ def chroma_client(settings: Settings) -> Any:
             try:
                 if settings.server_mode:
                     _clients[key] = chromadb.HttpClient(
-                        host=settings.chroma_host, port=settings.chroma_port,
+                        host=str(settings.chroma_host), port=settings.chroma_port,
                         settings=chroma_settings,
                     )
                 else:

@@ -13,4 +13,5 @@ if [[ ! -x /usr/bin/chromium ]]; then
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 .venv/bin/python -m ruff check qa tests app.py
+.venv/bin/python -m mypy qa
 exec .venv/bin/python -m pytest "$@"
