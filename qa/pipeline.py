@@ -16,8 +16,11 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import Settings
@@ -171,10 +174,20 @@ class _Prepared:
     chunks: list[Chunk]
     replaces: list[str]
     result: FileResult
-    embedded: int = 0  # chunks whose vectors are in Chroma already
+    submitted: int = 0  # chunks handed to the embedder
+    embedded: int = 0  # chunks whose vectors and keyword entries are written
 
     def body(self, chunk: Chunk) -> str:
         return embedding_text(embedding_header(self.doc.title, chunk.section), chunk.text)
+
+
+@dataclass
+class _Batch:
+    """Chunks handed to the embedder together: ``work`` holds (document, first, end)."""
+
+    work: list[tuple[_Prepared, int, int]]
+    texts: list[str]
+    vectors: Future[np.ndarray]
 
 
 @dataclass
@@ -184,7 +197,10 @@ class Ingestor:
     Chunks are embedded in batches of ``EMBED_BATCH_CHUNKS`` across documents and
     their vectors written to Chroma batch by batch, so memory stays bounded
     whatever the corpus size; a document becomes searchable when its last
-    batch is written.
+    batch is written. One batch is embedded in a background thread while this
+    thread chunks the next documents and writes the batch before it, so the
+    cores the encoder leaves idle do that work; every write and commit still
+    happens here, in order. Call :meth:`close` when done.
     """
 
     settings: Settings
@@ -196,6 +212,8 @@ class Ingestor:
     files_total: int = 0
     _pending: list[_Prepared] = field(default_factory=list)
     _started: float = field(default_factory=time.perf_counter)
+    _inflight: _Batch | None = None
+    _encoder: ThreadPoolExecutor | None = None
 
     def needs_parsing(self, path: Path) -> bool:
         """Hash a regular file; report it and return False when it is unreadable or known.
@@ -275,26 +293,37 @@ class Ingestor:
         status = "replaced" if replaces else "added"
         result = FileResult(doc.source, status, doc_id, len(chunks))
         self._pending.append(_Prepared(doc, doc_id, chunks, replaces, result))
-        while sum(len(p.chunks) - p.embedded for p in self._pending) >= EMBED_BATCH_CHUNKS:
+        while sum(len(p.chunks) - p.submitted for p in self._pending) >= EMBED_BATCH_CHUNKS:
             self._embed_batch()
 
     def _embed_batch(self) -> None:
-        """Embed up to one batch of queued chunks; commit documents that are complete."""
+        """Start embedding the next batch of queued chunks; write the batch before it."""
         work: list[tuple[_Prepared, int, int]] = []
         room = EMBED_BATCH_CHUNKS
         for prepared in self._pending:
             if room == 0:
                 break
-            take = min(room, len(prepared.chunks) - prepared.embedded)
+            take = min(room, len(prepared.chunks) - prepared.submitted)
             if take:
-                work.append((prepared, prepared.embedded, prepared.embedded + take))
+                work.append((prepared, prepared.submitted, prepared.submitted + take))
+                prepared.submitted += take
                 room -= take
-        chunks = [c for p, a, b in work for c in p.chunks[a:b]]
         texts = [p.body(c) for p, a, b in work for c in p.chunks[a:b]]
+        if self._encoder is None:
+            self._encoder = ThreadPoolExecutor(1, thread_name_prefix="qa-ingest")
+        previous = self._inflight
+        self._inflight = _Batch(work, texts, self._encoder.submit(self.embedder.embed_documents,
+                                                                  texts))
+        if previous is not None:
+            self._write(previous)
+
+    def _write(self, batch: _Batch) -> None:
+        """Write an embedded batch; commit the documents it completes."""
+        chunks = [c for p, a, b in batch.work for c in p.chunks[a:b]]
         # One write for the whole batch: Chroma's cost per call dwarfs its cost per
         # vector for small documents (measured: 166 vectors/s in calls of 8, 823 in 256).
-        self.store.add_chunks(self.info, chunks, texts, self.embedder.embed_documents(texts))
-        for prepared, _, b in work:
+        self.store.add_chunks(self.info, chunks, batch.texts, batch.vectors.result())
+        for prepared, _, b in batch.work:
             self.report.chunks_embedded += b - prepared.embedded
             prepared.embedded = b
         while self._pending and self._pending[0].embedded == len(self._pending[0].chunks):
@@ -305,8 +334,17 @@ class Ingestor:
 
     def flush(self) -> None:
         """Embed and commit everything queued."""
-        while self._pending:
+        while any(p.submitted < len(p.chunks) for p in self._pending):
             self._embed_batch()
+        if self._inflight is not None:
+            batch, self._inflight = self._inflight, None
+            self._write(batch)
+
+    def close(self) -> None:
+        """Stop the background encoder (what it was doing is dropped, never written)."""
+        if self._encoder is not None:
+            self._encoder.shutdown(wait=True, cancel_futures=True)
+            self._encoder = None
 
     def _done(self, result: FileResult) -> None:
         if result.status == "failed":
@@ -345,16 +383,19 @@ def ingest_files(
     )
     with store.writing() as info:
         ingestor = Ingestor(settings, embedder, store, info, progress, files_total=len(items))
-        for item in items:
-            if isinstance(item, FileResult):
-                ingestor._done(item)
-        to_parse = (p for p in items if isinstance(p, Path) and ingestor.needs_parsing(p))
-        for path, loaded in load_isolated(to_parse, limits):
-            try:
-                ingestor.add_loaded(path, loaded)
-            except QAError as exc:
-                ingestor._done(FileResult(str(path), "failed", message=str(exc)))
-        ingestor.flush()
+        try:
+            for item in items:
+                if isinstance(item, FileResult):
+                    ingestor._done(item)
+            to_parse = (p for p in items if isinstance(p, Path) and ingestor.needs_parsing(p))
+            for path, loaded in load_isolated(to_parse, limits):
+                try:
+                    ingestor.add_loaded(path, loaded)
+                except QAError as exc:
+                    ingestor._done(FileResult(str(path), "failed", message=str(exc)))
+            ingestor.flush()
+        finally:
+            ingestor.close()
     return ingestor.report
 
 
@@ -368,7 +409,10 @@ def ingest_documents(
     """Ingest documents that are already loaded (used by evaluation and benchmarks)."""
     with store.writing() as info:
         ingestor = Ingestor(settings, embedder, store, info, progress)
-        for doc in docs:
-            ingestor.add_document(doc)
-        ingestor.flush()
+        try:
+            for doc in docs:
+                ingestor.add_document(doc)
+            ingestor.flush()
+        finally:
+            ingestor.close()
     return ingestor.report
