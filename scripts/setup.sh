@@ -15,9 +15,22 @@ command -v "$python" >/dev/null || python=python3
 if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
-# GGML_NATIVE=OFF: a llama.cpp build that runs on any x86-64 CPU with AVX2,
-# not only on the exact CPU that built it.
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+# llama.cpp: GGML_NATIVE=OFF builds for any x86-64 CPU with AVX2, plus the
+# AVX-512 and VNNI kernels this CPU has (prompts run about 1.5x faster with
+# them). AMX stays off: its kernels crashed (SIGILL) on the 2-core machine.
+if [[ -z "${CMAKE_ARGS:-}" ]]; then
+    CMAKE_ARGS="-DGGML_NATIVE=OFF"
+    flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)"
+    has() { [[ " $flags " == *" $1 "* ]]; }
+    has avx_vnni && CMAKE_ARGS+=" -DGGML_AVX_VNNI=ON"
+    if has avx512f && has avx512bw && has avx512vl && has avx512dq; then
+        CMAKE_ARGS+=" -DGGML_AVX512=ON"
+        has avx512_vnni && CMAKE_ARGS+=" -DGGML_AVX512_VNNI=ON"
+        has avx512vbmi && CMAKE_ARGS+=" -DGGML_AVX512_VBMI=ON"
+        has avx512_bf16 && CMAKE_ARGS+=" -DGGML_AVX512_BF16=ON"
+    fi
+fi
+export CMAKE_ARGS
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch first and on its own, so nothing pulls a CUDA build.
