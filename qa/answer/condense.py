@@ -126,10 +126,26 @@ def condense_with_model(
     lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
     rewrite = re.sub(r"^(rewritten question|question|standalone question)\s*:\s*", "",
                      lines[0] if lines else "", flags=re.I).strip().strip('"')
-    if not rewrite or len(rewrite) > 3 * len(question) + 200:
+    if not rewrite or len(rewrite) > 3 * len(question) + 200 or _adds_nothing(question, rewrite):
         return condense_rule_based(question, history)
     log.info("condensed %r -> %r", question, rewrite)
     return rewrite
+
+
+def _adds_nothing(question: str, rewrite: str) -> bool:
+    """Whether a rewrite of a follow-up only repeats it (the model echoed the question).
+
+    >>> _adds_nothing("And in February?", "And in February?")
+    True
+    >>> _adds_nothing("And in February?", "Which countries attended the Moscow talks in February?")
+    False
+    >>> _adds_nothing("Who founded the Normans?", "Who founded the Normans?")
+    False
+    """
+    if not needs_history(question):
+        return False
+    own = {stem(w) for w in content_words(question, question=True)}
+    return {stem(w) for w in content_words(rewrite, question=True)} <= own
 
 
 def _bounded(chat: BaseChatModel) -> BaseChatModel:

@@ -41,3 +41,10 @@ def test_with_model_falls_back_to_rule_on_empty_rewrite() -> None:
     chat = FakeListChatModel(responses=["  "])
     assert condense_with_model("And in February?", PREVIOUS, chat) == (
         "And in February? (conference Moscow)")
+
+
+def test_with_model_falls_back_to_rule_when_it_echoes_the_question() -> None:
+    question = "And which countries were invited in February?"
+    chat = FakeListChatModel(responses=[question])
+    assert condense_with_model(question, PREVIOUS, chat) == (
+        "And which countries were invited in February? (conference Moscow)")
