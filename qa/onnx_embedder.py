@@ -521,13 +521,12 @@ class OnnxEmbedder:
         self.folder = Path(cache_dir) / f"{_slug(model)}-onnx-{precision}"
         self._ensure_built()
         self._workers = _cpu_count()
+        sessions = [self._load_session() for _ in range(self._workers)]
+        self._input_names = {i.name for i in sessions[0].get_inputs()}
         self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
-        for _ in range(self._workers):
-            self._sessions.put(self._load_session())
+        for session in sessions:
+            self._sessions.put(session)
         self._threads: ThreadPoolExecutor | None = None
-        first = self._sessions.get()
-        self._input_names = {i.name for i in first.get_inputs()}
-        self._sessions.put(first)
         self.dim = self._info.hidden_size * len(self._info.pooling)
         self._tokenizer = self._load_tokenizer()
         self._counter = _TokenCounter(str(self._info.path))

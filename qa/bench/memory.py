@@ -287,12 +287,11 @@ def _chroma_server(path: Path) -> Iterator[tuple[int, int]]:
 
 
 def _goals(result: BenchResult, runs: list[RunMemory], backend: str) -> None:
-    for r in runs:
-        if r.server_peak_mb is not None:
-            result.goals[f"qa's own peak RSS with the vectors in a Chroma server, "
-                         f"{r.corpus_mb:.0f} MB of text = {r.together_peak_mb:.0f} MB <= "
-                         f"{GOAL_MB_PER_GB} MB"] = r.together_peak_mb <= GOAL_MB_PER_GB
     served = sorted((r for r in runs if r.server_peak_mb is not None), key=lambda r: r.corpus_mb)
+    for r in served:
+        result.goals[f"qa's own peak RSS with the vectors in a Chroma server, "
+                     f"{r.corpus_mb:.0f} MB of text = {r.together_peak_mb:.0f} MB <= "
+                     f"{GOAL_MB_PER_GB} MB"] = r.together_peak_mb <= GOAL_MB_PER_GB
     if len(served) >= 2:
         small, large = served[0], served[-1]
         span = max(large.corpus_mb - small.corpus_mb, 1e-9)
