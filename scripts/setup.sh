@@ -4,7 +4,8 @@
 #   scripts/setup.sh [EXTRAS]     e.g. scripts/setup.sh local,openai,test
 #
 # Safe to run again: pip skips what is installed. llama-cpp-python (extra
-# "local") builds from source the first time, about 5-8 minutes on 2 cores.
+# "local") builds from source the first time: most of a first setup, which
+# took about 11 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
