@@ -178,6 +178,10 @@ class Answer:
         standalone_question: the question rewritten without the chat history.
         timings: seconds per stage ("retrieve", "first_token", "total", ...).
         flagged: sentences removed because their citation did not support them.
+        clarifying: True when ``text`` is a question back to the user, because the
+            question was too vague to answer from the documents (not a refusal).
+        route: "passages" (the best passages answered it) or "document" (a
+            whole-document question: the document itself was read).
     """
 
     question: str
@@ -189,6 +193,8 @@ class Answer:
     backend: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     flagged: list[str] = field(default_factory=list)
+    clarifying: bool = False
+    route: str = "passages"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,4 +207,6 @@ class Answer:
             "backend": self.backend,
             "timings": self.timings,
             "flagged": self.flagged,
+            "clarifying": self.clarifying,
+            "route": self.route,
         }

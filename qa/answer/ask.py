@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -48,6 +48,26 @@ def answer_chain(
                        backend=spec)
 
 
+def rewrite(
+    question: str,
+    history: History | None = None,
+    *,
+    llm: str | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """The standalone question qa searches with for ``question`` after ``history``.
+
+    This is the query the chain retrieves with (``Answer.standalone_question``),
+    without retrieving or answering; evaluation compares it with people's rewrites.
+    """
+    from qa.answer.condense import standalone_question
+
+    settings = settings or Settings.from_env()
+    _check_history(history)
+    chat = chat_model((llm or settings.llm).strip(), settings)
+    return standalone_question(question.strip(), list(history or []), chat)
+
+
 def ask_stream(
     question: str,
     history: History | None = None,
@@ -56,6 +76,7 @@ def ask_stream(
     llm: str | None = None,
     k: int | None = None,
     settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Iterator[str | Answer]:
     """Answer ``question`` as a stream: text deltas (``str``), then the final :class:`Answer`.
 
@@ -76,7 +97,8 @@ def ask_stream(
             else:
                 print(item, end="", flush=True)
 
-    Takes the same arguments as :func:`ask`.
+    Takes the same arguments as :func:`ask`. ``progress``, if given, is called
+    with a short line ("Reading report.pdf: section 3 of 9") while a long step runs.
     """
     if not question or not question.strip():
         raise QAError('the question is empty; ask something, e.g. `qa ask "Who hosted the talks?"`')
@@ -86,7 +108,7 @@ def ask_stream(
     started = time.perf_counter()  # timings count from here: models are loaded once
     final: Answer | None = None
     for chunk in chain.stream({"question": question, "history": history or [],
-                               "started": started}):
+                               "started": started, "progress": progress}):
         if chunk.text:
             yield chunk.text
         if chunk.answer is not None:
@@ -103,6 +125,7 @@ def ask(
     llm: str | None = None,
     k: int | None = None,
     settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Answer:
     """Answer ``question`` from the indexed documents, citing the passages used.
 
@@ -138,7 +161,7 @@ def ask(
     """
     final: Answer | None = None
     for item in ask_stream(question, history, collection=collection, llm=llm, k=k,
-                           settings=settings):
+                           settings=settings, progress=progress):
         if isinstance(item, Answer):
             final = item
     assert final is not None

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 
 from qa.answer import extractive
 from qa.answer.citations import check_citations
-from qa.answer.condense import condense_rule_based, condense_with_model, split_context
+from qa.answer.condense import split_context, standalone_question
 from qa.answer.prompts import (
     ANSWER_PROMPT,
     REFUSAL_TEXT,
@@ -92,6 +92,7 @@ class _State:
     passages: list[Passage] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    progress: Callable[[str], None] | None = None
 
     def lap(self, name: str) -> None:
         self.timings[name] = round(time.perf_counter() - self.started, 4)
@@ -148,12 +149,8 @@ def build_chain(
     def condense(inputs: dict[str, Any]) -> _State:
         state = _State(inputs["question"].strip(), list(inputs.get("history") or []),
                        inputs.get("started") or time.perf_counter())
-        if not state.history:
-            state.standalone = state.question
-        elif chat is None:
-            state.standalone = condense_rule_based(state.question, state.history)
-        else:
-            state.standalone = condense_with_model(state.question, state.history, chat)
+        state.progress = inputs.get("progress")
+        state.standalone = standalone_question(state.question, state.history, chat)
         state.lap("condense")
         return state
 

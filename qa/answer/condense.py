@@ -111,6 +111,17 @@ def condense_rule_based(question: str, history: list[dict[str, str]]) -> str:
     return f"{question} ({' '.join(salient)})"
 
 
+def standalone_question(
+    question: str, history: list[dict[str, str]], chat: BaseChatModel | None
+) -> str:
+    """The question to search with: ``question`` made standalone from ``history``."""
+    if not history:
+        return question
+    if chat is None:
+        return condense_rule_based(question, history)
+    return condense_with_model(question, history, chat)
+
+
 def condense_with_model(
     question: str, history: list[dict[str, str]], chat: BaseChatModel
 ) -> str:
