@@ -8,6 +8,7 @@ The whole API::
     passages = retrieve("what did the paper find?")     # list[Passage]
     documents()                                         # list[DocumentInfo]
     remove("paper.pdf")                                 # by path or id
+    doctor(repair=True)                                 # stores agree? rebuild
     QARetriever(k=4)                                    # a LangChain BaseRetriever
     answer = ask("who hosted the talks?")               # Answer, with citations
     for item in ask_stream("and in February?", history):  # str deltas, then the Answer
@@ -23,6 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
 from qa.config import Settings
+from qa.doctor import DoctorReport, doctor
 from qa.errors import QAError
 from qa.types import (
     Answer,
@@ -37,6 +39,7 @@ from qa.types import (
 __all__ = [
     "Answer",
     "Citation",
+    "DoctorReport",
     "DocumentInfo",
     "FileResult",
     "IngestReport",
@@ -47,6 +50,7 @@ __all__ = [
     "Settings",
     "ask",
     "ask_stream",
+    "doctor",
     "documents",
     "ingest",
     "ingest_loaded",

@@ -22,6 +22,9 @@ from qa.types import Chunk, LoadedDocument
 
 TokenCounter = Callable[[list[str]], list[int]]
 
+#: The kind of a table block (see qa.loaders.tables): split only between rows.
+TABLE = "table"
+
 # A sentence ends at . ! ? (optionally closed by quotes or brackets) followed by
 # whitespace; abbreviations are rare enough in the corpora that this is kept simple.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
@@ -115,7 +118,8 @@ def chunk_document(
                 flush(carry_overlap=False)
             elif size + 1 + unit.tokens > budget(unit):
                 # Overlap only helps inside a long block that had to be cut.
-                flush(carry_overlap=unit.block == last.block)
+                # Table rows each carry their headers; repeating a row would only add noise.
+                flush(carry_overlap=unit.block == last.block and unit.kind != TABLE)
         if current and size + 1 + unit.tokens > budget(unit):
             current, size = [], 0
         size += unit.tokens + (1 if current else 0)
@@ -140,15 +144,34 @@ def _units(
             units.append(_Unit(block.start, block.end, tokens, block.page, block.section,
                                block.kind, i))
             continue
-        spans = _sentence_spans(doc.text, block.start, block.end)
+        table = block.kind == TABLE
+        spans = (_row_spans if table else _sentence_spans)(doc.text, block.start, block.end)
+        kind = TABLE if table else "text"
         counts = count_tokens([doc.text[s:e] for s, e in spans])
         for (s, e), n in zip(spans, counts, strict=True):
             if n <= limit:
-                units.append(_Unit(s, e, n, block.page, block.section, "text", i))
+                units.append(_Unit(s, e, n, block.page, block.section, kind, i))
             else:
                 for ws, we, wn in _word_windows(doc.text, s, e, limit, count_tokens):
-                    units.append(_Unit(ws, we, wn, block.page, block.section, "text", i))
+                    units.append(_Unit(ws, we, wn, block.page, block.section, kind, i))
     return units
+
+
+def _row_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The lines of a table block: one row each, with its column headers in it.
+
+    A table is cut only between rows, and every row line names its columns
+    ("Year: 2021; Revenue: 4.2 M"), so no part of a table loses its header.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        stop = text.find("\n", pos, end)
+        stop = end if stop < 0 else stop
+        if text[pos:stop].strip():
+            spans.append((pos, stop))
+        pos = stop + 1
+    return spans
 
 
 def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -19,6 +19,8 @@ Every setting has a default and a ``QA_*`` environment variable::
     QA_MAX_FILE_MB     largest file accepted (default 200)
     QA_PARSE_TIMEOUT   seconds one file may take to parse (default 300)
     QA_PARSE_MEMORY_MB memory one file's parser may use (default 4096)
+    QA_OCR             "on" (default): read scanned PDF pages and images with Tesseract; "off"
+    QA_OCR_LANG        Tesseract language(s) for OCR, e.g. "eng" (default) or "eng+deu"
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from qa.errors import ConfigError
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 EmbedBackend = Literal["torch", "onnx-int8"]
+OcrMode = Literal["on", "off"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -58,10 +61,18 @@ class Settings:
     max_file_mb: int = 200
     parse_timeout: int = 300
     parse_memory_mb: int = 4096
+    ocr: OcrMode = "on"
+    ocr_lang: str = "eng"
 
     def __post_init__(self) -> None:
         _check_choice("QA_SEARCH_MODE", self.search_mode, SearchMode)
         _check_choice("QA_EMBED_BACKEND", self.embed_backend, EmbedBackend)
+        _check_choice("QA_OCR", self.ocr, OcrMode)
+        if not _valid_ocr_lang(self.ocr_lang):
+            raise ConfigError(
+                f"QA_OCR_LANG={self.ocr_lang!r} is not a Tesseract language; use codes such "
+                "as 'eng' or 'eng+deu' (`tesseract --list-langs` shows the installed ones)"
+            )
         if not self.collection or not _valid_collection(self.collection):
             raise ConfigError(
                 f"collection name {self.collection!r} is not allowed; use 3-63 letters, "
@@ -105,6 +116,12 @@ class Settings:
     @property
     def server_mode(self) -> bool:
         return bool(self.chroma_host)
+
+
+def _valid_ocr_lang(lang: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[A-Za-z0-9_]{1,40}(\+[A-Za-z0-9_]{1,40}){0,9}", lang))
 
 
 def _valid_collection(name: str) -> bool:

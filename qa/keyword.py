@@ -106,7 +106,7 @@ class KeywordIndex:
         except (OSError, ValueError) as exc:
             raise StoreError(
                 f"cannot open the keyword index at {folder} ({exc}); make the data directory "
-                "writable, or delete that folder and run `qa reindex` to rebuild it"
+                "writable, or run `qa doctor --repair` to rebuild it from the registry"
             ) from exc
         self._index.register_tokenizer(ANALYZER, self._analyzer)
         self._index.config_reader(reload_policy="Manual")

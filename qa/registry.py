@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.errors import StoreError, printable_path
 from qa.types import Block, Chunk
 
 _SCHEMA = """
@@ -109,10 +110,20 @@ class Registry:
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=60, isolation_level=None)
         self._lock = threading.RLock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        try:
+            with self._lock:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise StoreError(
+                f"the registry {printable_path(path)} is damaged ({exc}); run `qa doctor` to "
+                "see what is left and `qa doctor --repair` to start over, then ingest your "
+                "files again"
+            ) from exc
         #: The version this process has seen: its own writes, or a reload after others'.
         self.seen_version = self.version()
 

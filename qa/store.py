@@ -77,11 +77,68 @@ def chroma_client(settings: Settings) -> Any:
                     Path(key).mkdir(parents=True, exist_ok=True)
                     _clients[key] = chromadb.PersistentClient(path=key, settings=chroma_settings)
             except Exception as exc:
+                if settings.server_mode:
+                    raise StoreError(
+                        f"cannot reach the Chroma server at {key} "
+                        f"(QA_CHROMA_HOST={settings.chroma_host}, "
+                        f"QA_CHROMA_PORT={settings.chroma_port}): {_one_line(exc)}; start it "
+                        "(`chroma run --path DIR --port PORT`) or fix those variables, or unset "
+                        "QA_CHROMA_HOST to use the embedded store"
+                    ) from exc
                 raise StoreError(
-                    f"cannot open the Chroma store at {key} ({exc}); check that "
-                    + ("the server is running" if settings.server_mode else "the folder is writable")
+                    f"cannot open the Chroma store at {key} ({_one_line(exc)}); check that "
+                    "the folder is writable, or run `qa doctor`"
                 ) from exc
         return _clients[key]
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_DISK_FULL = ("no space left", "disk is full", "database or disk is full", "file too large",
+              "quota exceeded")
+
+
+def storage_error(exc: BaseException, settings: Settings) -> StoreError | None:
+    """A clear :class:`StoreError` for a failed write that is not the document's fault:
+    the disk is full, or the Chroma server went away. None for anything else.
+
+    What was being written is rolled back by the next writer (see the module
+    docstring), so the message can promise that nothing half-written is searchable.
+    """
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    import errno
+
+    for item in chain:
+        text = str(item).lower()
+        if (isinstance(item, OSError) and item.errno in (errno.ENOSPC, errno.EDQUOT,
+                                                          errno.EFBIG)) \
+                or any(marker in text for marker in _DISK_FULL):
+            return StoreError(
+                f"the disk holding {settings.data_dir} is full ({_one_line(item)}); free some "
+                "space and run the command again: documents already written are kept, the "
+                "one being written is rolled back"
+            )
+    if settings.server_mode:
+        for item in chain:
+            name = type(item).__name__.lower()
+            package = type(item).__module__.split(".")[0]
+            text = str(item).lower()
+            if isinstance(item, ConnectionError) or package in ("httpx", "httpcore") \
+                    or "connect" in name or "connection" in text or "disconnected" in text:
+                return StoreError(
+                    f"lost the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                    f"(QA_CHROMA_HOST/QA_CHROMA_PORT) while writing: {_one_line(item)}; "
+                    "restart it and run the command again: documents already written are "
+                    "kept, the one being written is rolled back"
+                )
+    return None
 
 
 def _close_client(settings: Settings) -> None:
@@ -438,8 +495,23 @@ class Store:
     def keyword_search(
         self, info: CollectionInfo, query: str, limit: int, doc_ids: list[str] | None = None,
     ) -> list[tuple[ChunkRow, float]]:
-        """Best chunks by BM25 (higher is better)."""
-        hits = self.keyword(info).search(query, limit, doc_ids)
+        """Best chunks by BM25 (higher is better).
+
+        Raises:
+            StoreError: the keyword index is empty while the registry holds chunks
+                (its folder was deleted); ``qa doctor --repair`` rebuilds it.
+        """
+        index = self.keyword(info)
+        hits = index.search(query, limit, doc_ids)
+        if not hits and index.count() == 0 and self.registry.chunk_count(info):
+            index.reload()  # a commit of another process may not be visible yet
+            if index.count() == 0:
+                raise StoreError(
+                    f"the keyword index of collection '{self.name}' is empty but the registry "
+                    f"holds {self.registry.chunk_count(info)} chunks (was "
+                    f"{self.settings.data_dir / 'keyword'} deleted?); run `qa doctor --repair` "
+                    "to rebuild it"
+                )
         scores: dict[tuple[str, int], float] = {}
         for chunk_id, score in hits:
             doc_id, _, idx = chunk_id.rpartition(":")

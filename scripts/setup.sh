@@ -13,6 +13,14 @@ extras="${1:-local,openai}"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 
+# Tesseract with English data reads scanned PDF pages and images (QA_OCR=on).
+if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq tesseract-ocr tesseract-ocr-eng \
+        >/dev/null
+fi
 if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from qa.errors import QAError
 
 # Modules that register subcommands, in the order `qa --help` lists them.
-COMMAND_MODULES = ["qa.cli.index", "qa.cli.evaluate"]
+COMMAND_MODULES = ["qa.cli.index", "qa.cli.doctor", "qa.cli.evaluate"]
 OPTIONAL_COMMAND_MODULES = ["qa.cli.answers", "qa.cli.bench"]
 
 
