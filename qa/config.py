@@ -20,6 +20,10 @@ Every setting has a default and a ``QA_*`` environment variable::
     QA_MAX_FILE_MB     largest file accepted (default 200)
     QA_PARSE_TIMEOUT   seconds one file may take to parse (default 300)
     QA_PARSE_MEMORY_MB memory one file's parser may use (default 4096)
+    QA_API_ROOTS       folders `qa serve` may ingest server-side paths from, separated by
+                       os.pathsep (default: none; only uploads)
+    QA_API_TIMEOUT     seconds a `qa serve` request may take (default 300)
+    QA_API_TOKEN       bearer token `qa serve` requires (read by qa.server, never kept here)
     QA_OCR             "on" (default): read scanned PDF pages and images with Tesseract; "off"
     QA_OCR_LANG        Tesseract language(s) for OCR, e.g. "eng" (default) or "eng+deu"
 """
@@ -62,6 +66,8 @@ class Settings:
     max_file_mb: int = 200
     parse_timeout: int = 300
     parse_memory_mb: int = 4096
+    api_roots: str = ""
+    api_timeout: int = 300
     ocr: OcrMode = "on"
     ocr_lang: str = "eng"
 
@@ -88,6 +94,8 @@ class Settings:
             )
         if self.k < 1:
             raise ConfigError(f"k={self.k} must be at least 1")
+        if self.api_timeout < 1:
+            raise ConfigError(f"QA_API_TIMEOUT={self.api_timeout} must be at least 1 (seconds)")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -117,6 +125,12 @@ class Settings:
         models are made once per machine and user, not once per data directory.
         """
         return self.model_dir or default_model_dir()
+
+    @property
+    def api_root_paths(self) -> list[Path]:
+        """The folders of ``QA_API_ROOTS``, resolved; empty when unset."""
+        return [Path(p).expanduser().resolve() for p in self.api_roots.split(os.pathsep)
+                if p.strip()]
 
     @property
     def server_mode(self) -> bool:
