@@ -1,4 +1,4 @@
-"""`qa ask`, `qa chat` and `qa eval answers`."""
+"""`qa ask`, `qa chat`, `qa eval answers` and `qa eval chat`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,32 @@ def register_eval(sub: Any, parent: argparse.ArgumentParser) -> None:
     _backend_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(handler=cmd_eval_answers)
+
+
+def register_eval_chat(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """The `qa eval chat` subcommand (a hook of ``qa.cli.evaluate.EVAL_SUBCOMMANDS``)."""
+    p = sub.add_parser("chat", parents=[parent],
+                       help="MTRAG conversations: follow-up retrieval, answers, refusals, "
+                            "latency, against a naive LangChain chain")
+    p.add_argument("--dataset", choices=["mtrag"], required=True)
+    p.add_argument("--data", type=Path, default=None,
+                   help="benchmark folder (default ../shared/data)")
+    p.add_argument("--domain", choices=["clapnq", "cloud", "fiqa", "govt"], default=None,
+                   help="one domain only (default: all four)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="the first N tasks of the fixed sample (a stratified prefix)")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                   help="also ask the naive LangChain chain (default: yes, when the backend "
+                        "has a model)")
+    p.add_argument("--retrieval-only", action="store_true",
+                   help="only measure retrieval for the last turn, qa's rewrite and the human one")
+    p.add_argument("--details", type=Path, default=None, metavar="FILE",
+                   help="write one JSON line per task to FILE")
+    p.add_argument("--report-from", type=Path, default=None, metavar="FILE",
+                   help="print the report of a --details FILE (also of an unfinished run)")
+    _backend_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    p.set_defaults(handler=cmd_eval_chat)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -152,3 +178,21 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
                           args.limit, args.llm, args.k, args.slice_, args.details)
     print(report_json(report) if args.json else report.table())
     return 0
+
+
+def cmd_eval_chat(args: argparse.Namespace) -> int:
+    from qa.evaluation.chat import eval_chat, report_from_details, report_json
+    from qa.evaluation.retrieval import DEFAULT_DATA
+
+    if args.report_from is not None:
+        report = report_from_details(args.report_from, args.llm or "")
+    else:
+        report = eval_chat(settings_from(args), args.data or DEFAULT_DATA, args.domain,
+                           args.limit, args.llm, args.baseline, args.retrieval_only,
+                           args.details, args.k, _tasks_done if sys.stderr.isatty() else None)
+    print(report_json(report) if args.json else report.table())
+    return 0
+
+
+def _tasks_done(n: int, total: int) -> None:
+    print(f"\r{n}/{total} tasks", end="" if n < total else "\n", file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""`qa eval retrieval` (and, when available, `qa eval answers`)."""
+"""`qa eval retrieval` (and, when available, `qa eval answers` and `qa eval chat`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from qa.cli.answers import register_eval
+from qa.cli.answers import register_eval, register_eval_chat
 from qa.cli.index import settings_from
 
-EVAL_SUBCOMMANDS: list[Any] = [register_eval]  # register(eval_commands, parent) hooks
+EVAL_SUBCOMMANDS: list[Any] = [register_eval, register_eval_chat]  # register(eval_commands, parent) hooks
 
 
 def register(commands: Any, parent: argparse.ArgumentParser) -> None:
