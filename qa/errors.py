@@ -91,6 +91,10 @@ class EmptyDocumentError(LoaderError):
     """The file holds no text to index."""
 
 
+class ParseWorkerError(QAError):
+    """The process that parses files could not be started; no file is to blame."""
+
+
 class StoreError(QAError):
     """The index could not be read or written."""
 
