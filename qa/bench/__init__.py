@@ -23,6 +23,8 @@ BENCHMARKS = {
     "coldstart": "qa.bench.coldstart:run_coldstart",
     "memory": "qa.bench.memory:run_memory",
     "resume": "qa.bench.resume:run_resume",
+    "api": "qa.bench.api:run_api",
+    "firstrun": "qa.bench.firstrun:run_firstrun",
 }
 
 

@@ -1,4 +1,5 @@
-"""`qa bench ingest|query|coldstart|memory|resume|all`: speed and memory, measured side by side."""
+"""`qa bench ingest|query|coldstart|memory|resume|api|firstrun|all`: speed and memory, side by
+side."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 
 from qa.cli.index import settings_from
 
-WHAT = ("ingest", "query", "coldstart", "memory", "resume")
+WHAT = ("ingest", "query", "coldstart", "memory", "resume", "api", "firstrun")
 
 
 def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "bench", parents=[parent],
-        help="benchmark ingest speed, query latency, cold start, memory and kill -9 resume",
+        help="benchmark ingest speed, query latency, cold start, memory, kill -9 resume "
+             "and the HTTP API; the first run as whole processes (firstrun)",
         description="Measure qa against baselines in one run and print tables of ratios. "
                     "Work files go to <data-dir>/bench; full runs also write a JSON result.",
     )
@@ -31,9 +33,10 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
                    help="benchmark data folder holding scifact/ (default ../shared/data)")
     p.add_argument("--embed-backend", choices=["torch", "onnx-int8"], default=None,
                    help="backend of the query, cold-start, memory and resume runs")
-    p.add_argument("--rounds", type=int, default=None, help="ingest: timed rounds (default 3)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="ingest, firstrun: timed rounds (default 3)")
     p.add_argument("--scifact-docs", type=int, default=None,
-                   help="ingest: SciFact abstracts to ingest (default 1000)")
+                   help="ingest, firstrun: SciFact abstracts to ingest (default 1000)")
     p.add_argument("--text-mb", type=float, default=None,
                    help="ingest: size of the generated text corpus in MB (default 2)")
     p.add_argument("--sizes", type=int, nargs="+", default=None, metavar="N",
