@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa.errors import EmptyDocumentError, LoaderError, QAError, UnsupportedFileError
-from qa.loaders import docx, html, markdown, pdf, text
+from qa.loaders import csv, docx, epub, html, image, markdown, odt, pdf, pptx, text, xlsx
 from qa.loaders.base import one_line, read_file
 from qa.types import LoadedDocument
 
@@ -26,6 +26,17 @@ _LOADERS: dict[str, tuple[str, Loader]] = {
     ".htm": ("HTML", html.load_html),
     ".pdf": ("PDF", pdf.load_pdf),
     ".docx": ("Word document", docx.load_docx),
+    ".pptx": ("PowerPoint file", pptx.load_pptx),
+    ".xlsx": ("Excel workbook", xlsx.load_xlsx),
+    ".csv": ("CSV file", csv.load_csv),
+    ".tsv": ("TSV file", csv.load_csv),
+    ".epub": ("EPUB e-book", epub.load_epub),
+    ".odt": ("OpenDocument text", odt.load_odt),
+    ".png": ("PNG image", image.load_image),
+    ".jpg": ("JPEG image", image.load_image),
+    ".jpeg": ("JPEG image", image.load_image),
+    ".tif": ("TIFF image", image.load_image),
+    ".tiff": ("TIFF image", image.load_image),
 }
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
@@ -49,7 +60,8 @@ def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocum
     Raises:
         UnsupportedFileError: the suffix is not one of ``SUPPORTED_SUFFIXES``,
             or a ``.txt`` file holds binary data.
-        EmptyDocumentError: the file has no text to index (or a PDF has no text layer).
+        EmptyDocumentError: the file has no text to index (or a scan in which OCR
+            found none).
         LoaderError: the file is missing, unreadable, too big, encrypted or damaged.
 
     Example::

@@ -14,6 +14,8 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from qa.errors import LoaderError, printable_path
+from qa.loaders import tables
+from qa.loaders.archive import is_encrypted_office
 from qa.loaders.base import Outline, TextBuilder, human_size, one_line, squash, title_or_stem
 from qa.types import LoadedDocument
 
@@ -31,7 +33,7 @@ _HEADING_STYLE = re.compile(r"heading ?([1-9])", re.I)
 
 
 def load_docx(path: Path, data: bytes) -> LoadedDocument:
-    """A .docx file's body in order: paragraphs, headings as sections, tables as " | " rows."""
+    """A .docx file's body in order: paragraphs, headings as sections, tables as row lines."""
     check_archive(path, data)
     try:
         document = docx.Document(BytesIO(data))
@@ -53,7 +55,7 @@ def load_docx(path: Path, data: bytes) -> LoadedDocument:
     for item in document.iter_inner_content():
         if isinstance(item, Table):
             end_list()
-            builder.add(table_text(item), section=outline.path)
+            builder.add(table_text(item), kind=tables.TABLE, section=outline.path)
             continue
         level = heading_level(item)
         if level is not None:
@@ -72,6 +74,12 @@ def load_docx(path: Path, data: bytes) -> LoadedDocument:
 
 def check_archive(path: Path, data: bytes) -> None:
     """Refuse data that is not a zip archive, or whose members would inflate too far."""
+    if is_encrypted_office(data):
+        raise LoaderError(
+            str(path),
+            "is password-protected (encrypted); open it in Word, remove the password "
+            "and save it again, then ingest it",
+        )
     try:
         with zipfile.ZipFile(BytesIO(data)) as archive:
             members = archive.infolist()
@@ -112,18 +120,21 @@ def heading_level(paragraph: Paragraph) -> int | None:
 
 
 def table_text(table: Table) -> str:
-    """A table as lines, one per row, cells joined by " | " (merged cells once)."""
+    """A table as one line per row with the first row's headers repeated (see qa.loaders.tables).
+
+    A merged cell is read once, in its first column, so the columns after it keep
+    their headers.
+    """
     rows = []
     for row in table.rows:
         cells: list[str] = []
         previous = None
         for cell in row.cells:
-            if cell is not previous:  # python-docx repeats a merged cell's object
-                cells.append(squash(cell.text))
+            # python-docx repeats a merged cell's object in every column it spans.
+            cells.append(cell.text if cell is not previous else "")
             previous = cell
-        if any(cells):
-            rows.append(" | ".join(cells))
-    return "\n".join(rows)
+        rows.append(cells)
+    return tables.table_text(rows)
 
 
 def _style_name(paragraph: Paragraph) -> str:

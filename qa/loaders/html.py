@@ -13,6 +13,7 @@ from bs4.element import NavigableString, Tag
 
 from qa.errors import LoaderError
 from qa.loaders.base import Outline, TextBuilder, squash, title_or_stem
+from qa.loaders.tables import TABLE, table_text
 from qa.loaders.text import decode
 from qa.types import LoadedDocument
 
@@ -40,10 +41,14 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
 class HtmlBlock(NamedTuple):
-    """A paragraph of an HTML page; ``level`` is 1-6 for a heading, 0 otherwise."""
+    """A paragraph of an HTML page; ``level`` is 1-6 for a heading, 0 otherwise.
+
+    ``kind`` is "table" for a table's rows (see :mod:`qa.loaders.tables`), else "text".
+    """
 
     text: str
     level: int = 0
+    kind: str = "text"
 
 
 def load_html(path: Path, data: bytes) -> LoadedDocument:
@@ -67,7 +72,7 @@ def load_html(path: Path, data: bytes) -> LoadedDocument:
         if block.level:
             builder.add_heading(block.text, block.level, outline)
         else:
-            builder.add(block.text, section=outline.path)
+            builder.add(block.text, kind=block.kind, section=outline.path)
     return builder.document(path, data, title=title_or_stem(title, path), mime=MIME)
 
 
@@ -105,18 +110,31 @@ def _is_hidden(tag: Tag) -> bool:
 
 
 def _flatten_tables(soup: BeautifulSoup) -> None:
-    """Replace each table by its rows as text lines, cells joined by " | "."""
+    """Replace each table by its rows as text lines with the column headers repeated."""
     # Innermost first: a nested table becomes text inside its parent's cell.
     for table in reversed(soup.find_all("table")):
         _foster(table)
         rows = []
         for row in table.find_all("tr"):
-            cells = [squash(cell.get_text(" ")) for cell in row.find_all(("td", "th"))]
-            if any(cells):
-                rows.append(" | ".join(cells))
-        replacement = soup.new_tag("pre")
-        replacement.string = "\n".join(rows)
+            cells: list[str] = []
+            for cell in row.find_all(("td", "th")):
+                # A header spanning columns names each of them.
+                cells += [squash(cell.get_text(" "))] * _span(cell)
+            rows.append(cells)
+        replacement = soup.new_tag("pre", attrs={_TABLE_MARK: ""})
+        replacement.string = table_text(rows)
         table.replace_with(replacement)
+
+
+_TABLE_MARK = "data-qa-table"
+_MAX_SPAN = 20
+
+
+def _span(cell: Tag) -> int:
+    try:
+        return min(max(int(str(cell.get("colspan") or 1)), 1), _MAX_SPAN)
+    except ValueError:
+        return 1
 
 
 _TABLE_PARTS = {"tr", "td", "th", "tbody", "thead", "tfoot", "colgroup", "col"}
@@ -186,6 +204,7 @@ def _flush(parts: list[str], place: _Place, out: list[HtmlBlock]) -> None:
     lines = "".join(parts).split("\n")
     text = "\n".join(line.rstrip() if place.pre else squash(line) for line in lines).strip()
     level = _HEADINGS.get(place.owner.name, 0)
+    kind = TABLE if place.owner.has_attr(_TABLE_MARK) else "text"
     if text:
-        out.append(HtmlBlock(squash(text) if level else text, level))
+        out.append(HtmlBlock(squash(text) if level else text, level, kind))
     parts.clear()

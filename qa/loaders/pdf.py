@@ -1,4 +1,7 @@
-"""PDF (.pdf): text page by page with pypdf, each paragraph tagged with its page number."""
+"""PDF (.pdf): text page by page with pypdf, each paragraph tagged with its page number.
+
+Ruled tables are read with pdfplumber, and pages without a text layer by OCR.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ import logging
 import re
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
-from pypdf import PasswordType, PdfReader
+from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
 from qa.errors import EmptyDocumentError, LoaderError
+from qa.loaders import ocr, pdf_tables
 from qa.loaders.base import TextBuilder, one_line, squash, title_or_stem
 from qa.types import LoadedDocument
 
@@ -26,21 +31,50 @@ _FILE_NAME = re.compile(r"\.(?:pdf|docx?|odt|rtf|txt|tex|md|html?|pages|indd|ps|
 
 
 def load_pdf(path: Path, data: bytes) -> LoadedDocument:
-    """A PDF's text layer, page by page; paragraphs never span two pages."""
+    """A PDF's text, page by page; paragraphs never span two pages.
+
+    Pages with a text layer are read from it (ruled tables as row lines with their
+    headers, see :func:`qa.loaders.pdf_tables.page_blocks`); a page without one
+    that holds an image is rendered and read by OCR when ``QA_OCR`` is on.
+    """
     reader = _open(path, data)
     page_count = len(reader.pages)
+    options = ocr.OcrOptions.from_env()
     builder = TextBuilder()
     failed = 0
-    # Pages are read one at a time, so only the text is kept, not every page's parse.
-    for number, page in enumerate(reader.pages, start=1):
-        try:
-            text = page.extract_text() or ""
-        except Exception as exc:  # one odd page (broken font, bad stream) should not sink the rest
-            failed += 1
-            logger.warning("%s: skipping page %d, its text cannot be read: %s", path, number, exc)
-            continue
-        for paragraph in page_paragraphs(text):
-            builder.add(paragraph, page=number)
+    scans: list[int] = []  # pages without a text layer that hold an image
+    rendered = _Renderer(path, data)
+    tables = pdf_tables.TableFinder(data)
+    try:
+        # Pages are read one at a time, so only the text is kept, not every page's parse.
+        for number, page in enumerate(reader.pages, start=1):
+            try:
+                text = page.extract_text() or ""
+            except Exception as exc:  # one odd page (broken font, bad stream) should not sink the rest
+                failed += 1
+                logger.warning("%s: skipping page %d, its text cannot be read: %s", path, number, exc)
+                continue
+            if text.strip():
+                found = tables.page_blocks(page, number) if pdf_tables.may_have_table(page) else None
+                if found is None:
+                    for paragraph in page_paragraphs(text):
+                        builder.add(paragraph, page=number)
+                else:
+                    for kind, paragraph in found:
+                        builder.add(paragraph, kind=kind, page=number)
+                continue
+            if not _has_image(page):
+                continue
+            scans.append(number)
+            if options.enabled:
+                logger.info("%s: OCR of page %d of %d (no text layer)", path, number, page_count)
+                image = rendered.page(number - 1)
+                where = f"page {number}"
+                for paragraph in page_paragraphs(ocr.recognize(path, image, options, where)):
+                    builder.add(paragraph, page=number)
+    finally:
+        rendered.close()
+        tables.close()
     if not builder.blocks:
         if page_count and failed == page_count:
             raise LoaderError(
@@ -48,15 +82,60 @@ def load_pdf(path: Path, data: bytes) -> LoadedDocument:
                 f"text could not be read from any of its {page_count} pages; "
                 "the PDF may be damaged, re-export or re-download it",
             )
+        if page_count and scans and options.enabled:
+            raise EmptyDocumentError(
+                str(path),
+                f"has no text layer, and OCR found no text on its {len(scans)} scanned "
+                f"page{'s' if len(scans) > 1 else ''}; check the scan, or QA_OCR_LANG",
+            )
         if page_count:
             raise EmptyDocumentError(
                 str(path),
-                "has no text layer (a scan?); OCR it first (e.g. `ocrmypdf in.pdf out.pdf`) "
-                "and ingest the result",
+                "has no text layer (a scan?); OCR is off (set QA_OCR=on), or OCR it first "
+                "(e.g. `ocrmypdf in.pdf out.pdf`) and ingest the result"
+                if scans else "has no text layer and no images; there is nothing to read",
             )
+    metadata: dict[str, object] = {"pages": page_count}
+    if scans and options.enabled:
+        metadata["ocr_pages"] = scans
     return builder.document(
-        path, data, title=_title(reader, path), mime=MIME, metadata={"pages": page_count}
+        path, data, title=_title(reader, path), mime=MIME, metadata=metadata
     )
+
+
+def _has_image(page: PageObject) -> bool:
+    """Whether a page draws a raster image (a scan), as an XObject or inline."""
+    try:
+        return len(page.images) > 0
+    except Exception:  # a broken resource dictionary: let OCR decide
+        return True
+
+
+class _Renderer:
+    """Renders pages with pypdfium2, opening the document only when a page needs OCR."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self._path, self._data = path, data
+        self._pdf: Any = None
+
+    def page(self, index: int) -> Any:
+        import pypdfium2
+
+        if self._pdf is None:
+            try:
+                self._pdf = pypdfium2.PdfDocument(self._data)
+            except pypdfium2.PdfiumError as exc:
+                raise LoaderError(
+                    str(self._path),
+                    f"its scanned pages cannot be rendered for OCR ({one_line(exc)}); "
+                    "re-export the PDF",
+                ) from None
+        return ocr.render_page(self._pdf, index)
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            self._pdf.close()
+            self._pdf = None
 
 
 def page_paragraphs(text: str) -> list[str]:

@@ -20,7 +20,7 @@ def check_document(doc: LoadedDocument, path: Path) -> None:
         assert piece == piece.strip(), block
         assert "\n\n" not in piece, block
         assert block.start >= previous_end, "blocks are sorted and do not overlap"
-        assert block.kind in ("heading", "text")
+        assert block.kind in ("heading", "text", "table")
         previous_end = block.end
     # The blocks cover the whole text, separated by exactly one blank line.
     assert "\n\n".join(doc.text[b.start : b.end] for b in doc.blocks) == doc.text

@@ -13,14 +13,17 @@ from qa.loaders import SUPPORTED_SUFFIXES, dispatch, load
 
 def test_supported_suffixes():
     assert isinstance(SUPPORTED_SUFFIXES, frozenset)
-    assert set(SUPPORTED_SUFFIXES) == {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+    assert set(SUPPORTED_SUFFIXES) == {
+        ".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv",
+        ".tsv", ".epub", ".odt", ".png", ".jpg", ".jpeg", ".tif", ".tiff",
+    }
 
 
-@pytest.mark.parametrize("name", ["slides.pptx", "archive.tar.gz", "Makefile", "notes.doc"])
+@pytest.mark.parametrize("name", ["slides.ppt", "archive.tar.gz", "Makefile", "notes.doc"])
 def test_unsupported_suffix_lists_the_supported_types(tmp_path, name):
     path = tmp_path / name
     path.write_text("something", encoding="utf-8")
-    with pytest.raises(UnsupportedFileError, match=r"supported types are \.docx, \.htm, .*\.txt"):
+    with pytest.raises(UnsupportedFileError, match=r"supported types are \.csv, \.docx, .*\.pptx, .*\.xlsx"):
         load(path)
 
 

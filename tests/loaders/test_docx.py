@@ -52,10 +52,17 @@ def test_headings_lists_and_tables(tmp_path, load_checked):
         "Scope": "Quarterly Review > Intro > Scope",
         "first point\nsecond point": "Quarterly Review > Intro > Scope",
         "Between list and table.": "Quarterly Review > Intro > Scope",
-        "Name | Role | Age\nAnn | Lead | 42\nBo | merged cell": "Quarterly Review > Intro > Scope",
+        "Name: Ann; Role: Lead; Age: 42\nName: Bo; Role: merged cell":
+            "Quarterly Review > Intro > Scope",
         "Results": "Quarterly Review > Results",
         "Results text.": "Quarterly Review > Results",
     }
+
+
+def test_tables_are_table_blocks_with_headers_in_every_row(tmp_path, load_checked):
+    doc = load_checked(write_docx(tmp_path / "review.docx"))
+    tables = [doc.text[b.start : b.end] for b in doc.blocks if b.kind == "table"]
+    assert tables == ["Name: Ann; Role: Lead; Age: 42\nName: Bo; Role: merged cell"]
 
 
 def test_title_prefers_document_properties(tmp_path, load_checked):

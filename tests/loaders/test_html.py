@@ -65,7 +65,8 @@ def test_headings_are_sections(page):
     assert by_text["Field Notes"].section == "Field Notes"
     assert by_text["Detail"].section == "Field Notes > Scope > Detail"
     assert by_text["item one\nitem two\nnested"].section == "Field Notes > Scope > Detail"
-    assert by_text["Name | Age\nAnn | 42"].section == "Field Notes > Scope > Detail"
+    assert by_text["Name: Ann; Age: 42"].section == "Field Notes > Scope > Detail"
+    assert by_text["Name: Ann; Age: 42"].kind == "table"
     assert by_text["inner paragraph"].section == "Field Notes > Later"
 
 

@@ -100,10 +100,10 @@ def test_blank_and_image_pages_are_skipped(tmp_path, load_checked):
     ]
 
 
-@pytest.mark.parametrize("pages", [[[]], [[], []]], ids=["one-image-page", "two-image-pages"])
-def test_image_only_pdf_needs_ocr(tmp_path, pages):
-    with pytest.raises(EmptyDocumentError, match=r"no text layer \(a scan\?\); OCR it first"):
-        load(write_pages(tmp_path / "scan.pdf", pages))
+@pytest.mark.parametrize("pages", [[[]], [[], []]], ids=["one-drawn-page", "two-drawn-pages"])
+def test_pdf_of_drawings_only(tmp_path, pages):
+    with pytest.raises(EmptyDocumentError, match=r"no text layer and no images; there is nothing"):
+        load(write_pages(tmp_path / "shapes.pdf", pages))
 
 
 def test_encrypted_pdf_is_refused(tmp_path):
