@@ -15,16 +15,16 @@ The whole API::
         ...
 """
 
+import importlib
 import os
+from typing import TYPE_CHECKING
 
 # llama.cpp's and torch's OpenMP threads spin while idle unless told otherwise,
 # which makes generation several times slower on a busy 2-core machine. It must
 # be set before torch is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
 from qa.config import Settings
-from qa.doctor import DoctorReport, doctor
 from qa.errors import QAError
 from qa.types import (
     Answer,
@@ -35,6 +35,22 @@ from qa.types import (
     LoadedDocument,
     Passage,
 )
+
+if TYPE_CHECKING:
+    from qa.answer import ask, ask_stream
+    from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
+    from qa.doctor import DoctorReport, doctor
+    from qa.langchain import QARetriever
+
+# Imported on first use, so `import qa` (and every `qa` command) pays only for what
+# it calls: the store, the models and LangChain take seconds to import.
+_LAZY = {
+    **dict.fromkeys(["documents", "ingest", "ingest_loaded", "reindex", "remove", "retrieve",
+                     "retriever"], "qa.api"),
+    **dict.fromkeys(["DoctorReport", "doctor"], "qa.doctor"),
+    **dict.fromkeys(["ask", "ask_stream"], "qa.answer"),
+    "QARetriever": "qa.langchain",
+}
 
 __all__ = [
     "Answer",
@@ -62,13 +78,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # LangChain takes most of a second to import; only pay for it when used.
-    if name == "QARetriever":
-        from qa.langchain import QARetriever
-
-        return QARetriever
-    if name in ("ask", "ask_stream"):
-        from qa import answer
-
-        return getattr(answer, name)
-    raise AttributeError(f"module 'qa' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    if module != "qa.answer":  # tests replace qa.answer.ask_stream; always look it up
+        globals()[name] = value
+    return value

@@ -529,17 +529,18 @@ class OnnxEmbedder:
         self._ensure_built()
         self._workers = _cpu_count()
         try:
-            sessions = [self._load_session() for _ in range(self._workers)]
+            session = self._load_session()
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own types
             # A build that passed its checks but does not load (e.g. changed in place
             # with its size and time kept) is made again, once.
             log.warning("cannot load %s (%s); building it again", self.folder, exc)
             self._ensure_built(force=True)
-            sessions = [self._load_session() for _ in range(self._workers)]
-        self._input_names = {i.name for i in sessions[0].get_inputs()}
+            session = self._load_session()
+        self._input_names = {i.name for i in session.get_inputs()}
         self._sessions: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
-        for session in sessions:
-            self._sessions.put(session)
+        self._sessions.put(session)
+        # One session serves a query; the others load with the first call that can use
+        # them (each costs ~0.3 s, a fifth of a cold `qa search`).
         self._threads: ThreadPoolExecutor | None = None
         self.dim = self._info.hidden_size * len(self._info.pooling)
         self._tokenizer = self._load_tokenizer()
@@ -646,6 +647,8 @@ class OnnxEmbedder:
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._threads is None:
+                for _ in range(self._workers - 1):
+                    self._sessions.put(self._load_session())
                 self._threads = ThreadPoolExecutor(self._workers, thread_name_prefix="qa-embed")
             return self._threads
 
