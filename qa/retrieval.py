@@ -121,6 +121,26 @@ class Retriever:
                 keyword = self.store.keyword_search(info, query, depth, documents)
         return dense, keyword
 
+    def document_titles(self) -> dict[str, str]:
+        """Every ready document's id and title."""
+        return {d.id: d.title for d in self.store.registry.documents(self.store.name)}
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """All chunks of one document as passages, in document order (score 0)."""
+        with self.store.reading() as info:
+            if info is None:
+                return []
+            doc = self.store.registry.document(self.store.name, doc_id)
+            rows = self.store.registry.chunks_of(info, doc_id) if doc is not None else []
+        if doc is None:
+            return []
+        return [
+            Passage(text=r.text, score=0.0, source=doc.source, title=doc.title, page=r.page,
+                    section=r.section, start=r.start, end=r.end, chunk_id=r.chunk_id,
+                    doc_id=r.doc_id)
+            for r in rows
+        ]
+
     def passages(
         self,
         query: str,

@@ -47,15 +47,31 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from qa.answer import extractive
-from qa.answer.citations import check_citations
-from qa.answer.condense import split_context, standalone_question
+from qa.answer.citations import Checked, check_citations
+from qa.answer.condense import needs_clarification, split_context, standalone_question
+from qa.answer.document import (
+    central_excerpts,
+    is_document_question,
+    pick_document,
+    requested_sentences,
+)
 from qa.answer.prompts import (
     ANSWER_PROMPT,
+    FORM_LINE,
     REFUSAL_TEXT,
+    SMALL_BUDGET,
+    SUMMARY_PROMPT,
+    AnswerForm,
+    Budget,
+    answer_form,
+    budget_for,
+    clarifying_question,
+    clean_passage_text,
     earlier_line,
     excerpts,
     is_model_refusal,
     passages_block,
+    summary_by_quotes,
 )
 from qa.answer.scoring import Candidate, score_sentences
 from qa.config import SearchMode
@@ -69,7 +85,8 @@ log = logging.getLogger(__name__)
 #: the SQuAD v2.0 tuning slice it passes 97.3% of answerable questions to the
 #: model and stops 6.9% of unanswerable ones.
 MODEL_MIN_SCORE = 0.4
-ANSWER_MAX_TOKENS = 96
+#: Sentences of a summary when the question does not say how many.
+DEFAULT_SUMMARY_SENTENCES = 3
 
 
 @dataclass
@@ -93,6 +110,10 @@ class _State:
     candidates: list[Candidate] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
+    route: str = "passages"  # or "document", "clarify"
+    document: list[Passage] = field(default_factory=list)
+    shown: list[Passage] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
 
     def lap(self, name: str) -> None:
         self.timings[name] = round(time.perf_counter() - self.started, 4)
@@ -145,35 +166,44 @@ def build_chain(
     backend: str = "extractive",
 ) -> Runnable[dict[str, Any], AnswerChunk]:
     """The LCEL chain for one collection and one backend (``chat`` None = extractive)."""
+    budget = budget_for(chat) if chat is not None else SMALL_BUDGET
 
     def condense(inputs: dict[str, Any]) -> _State:
         state = _State(inputs["question"].strip(), list(inputs.get("history") or []),
                        inputs.get("started") or time.perf_counter())
         state.progress = inputs.get("progress")
-        state.standalone = standalone_question(state.question, state.history, chat)
+        if needs_clarification(state.question, state.history):
+            state.route = "clarify"
+            state.standalone = state.question
+        else:
+            state.standalone = standalone_question(state.question, state.history, chat)
         state.lap("condense")
         return state
 
     def retrieve(state: _State) -> _State:
         state.passages = retriever.passages(state.standalone, k=k, mode=mode)
-        if chat is None:
-            own, context = split_context(state.standalone)
-        elif state.history:
-            # A small model mixes up the turns: rank by the user's own words, with
-            # the earlier question's at half weight (see score_sentences).
-            own, context = state.question, earlier_line(state.history)
+        if state.route == "clarify":
+            pass
+        elif is_document_question(state.question):
+            _read_document(state, retriever, budget)
         else:
-            own, context = state.standalone, ""
-        state.candidates = score_sentences(own, state.passages, retriever.embedder, context)
+            own, context = split_context(state.standalone)
+            if state.history and own == state.standalone:
+                # A model's rewrite: rank by the user's own words, the rewrite's other
+                # words at half weight (see score_sentences).
+                own, context = state.question, state.standalone
+            state.candidates = score_sentences(own, state.passages, retriever.embedder, context)
         state.lap("retrieve")
         return state
 
     def generate(states: Iterator[_State], config: RunnableConfig) -> Iterator[AnswerChunk]:
         for state in states:
-            if chat is None:
-                yield from _extractive(state, backend)
+            if state.route == "clarify":
+                yield from _clarify(state, backend)
+            elif chat is None:
+                yield from _extractive(state, backend, retriever)
             else:
-                yield from _generate(state, chat, backend, config)
+                yield from _generate(state, chat, backend, budget, retriever, config)
 
     return (
         RunnableLambda(condense, name="condense")
@@ -184,7 +214,41 @@ def build_chain(
     ).with_config(run_name="qa_answer")
 
 
-def _extractive(state: _State, backend: str) -> Iterator[AnswerChunk]:
+def _read_document(state: _State, retriever: Retriever, budget: Budget) -> None:
+    """Route a whole-document question to the document's own passages."""
+    titles = retriever.document_titles()
+    doc_id = pick_document(state.standalone, state.passages, titles)
+    if doc_id is None:
+        return
+    chunks = retriever.document_passages(doc_id)
+    if not chunks:
+        return
+    if state.progress is not None:
+        state.progress(f"Reading {chunks[0].title or chunks[0].source} "
+                       f"({len(chunks)} passages)")
+    state.route = "document"
+    state.document = chunks
+    state.shown, state.texts = central_excerpts(chunks, retriever.embedder,
+                                                budget.context_chars)
+
+
+def _clarify(state: _State, backend: str) -> Iterator[AnswerChunk]:
+    text = clarifying_question(state.question, state.passages)
+    state.lap("first_token")
+    yield AnswerChunk(text)
+    state.lap("total")
+    yield AnswerChunk(answer=_answer(state, backend, text, False, state.passages, [],
+                                     ["asked back: the question is too vague to search with"],
+                                     clarifying=True))
+
+
+def _extractive(state: _State, backend: str, retriever: Retriever) -> Iterator[AnswerChunk]:
+    if state.route == "document":
+        n = requested_sentences(state.question) or DEFAULT_SUMMARY_SENTENCES
+        text = summary_by_quotes(state.shown, state.texts, n)
+        checked = check_citations(text, state.shown, "")
+        yield from _emit(state, backend, checked, state.shown, words=True)
+        return
     if not extractive.relevant(state.candidates):
         yield from _refuse(state, backend, "no passage sentence is relevant enough")
         return
@@ -196,32 +260,55 @@ def _extractive(state: _State, backend: str) -> Iterator[AnswerChunk]:
          for c in state.candidates]
     )
     checked = check_citations(text, shown, state.standalone)
-    for i, delta in enumerate(extractive.word_deltas(checked.text)):
-        if i == 0:
-            state.lap("first_token")
-        yield AnswerChunk(delta)
+    yield from _emit(state, backend, checked, shown, words=True)
+
+
+def _emit(state: _State, backend: str, checked: Checked, shown: list[Passage],
+          words: bool = False) -> Iterator[AnswerChunk]:
+    if words:
+        for i, delta in enumerate(extractive.word_deltas(checked.text)):
+            if i == 0:
+                state.lap("first_token")
+            yield AnswerChunk(delta)
     state.lap("total")
     yield AnswerChunk(answer=_answer(state, backend, checked.text, False, shown,
                                      checked.citations, checked.flagged))
 
 
 def _generate(
-    state: _State, chat: BaseChatModel, backend: str, config: RunnableConfig
+    state: _State, chat: BaseChatModel, backend: str, budget: Budget, retriever: Retriever,
+    config: RunnableConfig,
 ) -> Iterator[AnswerChunk]:
-    if not state.candidates or state.candidates[0].score < MODEL_MIN_SCORE:
-        yield from _refuse(state, backend, "no passage sentence is relevant enough")
-        return
-    shown, texts = excerpts(state.passages, state.candidates)
-    # After a follow-up the model gets the user's words and the earlier question:
-    # measured on the seed, a rewrite that carries the earlier question's words
-    # ("...the conference Moscow hosted in February?") made the 1.5B model answer
-    # the earlier question instead.
-    earlier = earlier_line(state.history)
-    messages = ANSWER_PROMPT.format_messages(
-        passages=passages_block(shown, texts), earlier=earlier,
-        question=state.question if earlier else state.standalone,
-    )
-    model = _bounded(chat)
+    if state.route == "document":
+        if not state.shown:
+            yield from _refuse(state, backend, "the document has no text")
+            return
+        n = requested_sentences(state.question) or DEFAULT_SUMMARY_SENTENCES
+        shown, question = state.shown, ""
+        messages = SUMMARY_PROMPT.format_messages(
+            passages=passages_block(shown, state.texts), title=clean_passage_text(
+                shown[0].title or shown[0].source),
+            task=f"{' '.join(state.question.split())[:300]} Answer in {n} sentences.",
+        )
+        form: AnswerForm = "summary"
+    else:
+        if not state.candidates or state.candidates[0].score < MODEL_MIN_SCORE:
+            yield from _refuse(state, backend, "no passage sentence is relevant enough")
+            return
+        shown, texts = excerpts(state.passages, state.candidates, budget.context_chars,
+                                budget.max_passages)
+        # After a follow-up the model gets the user's words and the earlier question:
+        # measured on the seed, a rewrite that carries the earlier question's words
+        # ("...the conference Moscow hosted in February?") made the 1.5B model answer
+        # the earlier question instead.
+        earlier = earlier_line(state.history)
+        question = state.standalone
+        form = answer_form(question)
+        messages = ANSWER_PROMPT.format_messages(
+            passages=passages_block(shown, texts), earlier=earlier,
+            question=state.question if earlier else state.standalone, form=FORM_LINE[form],
+        )
+    model = _bounded(chat, budget.max_tokens(form))
     renumber = MarkerRenumberer(len(shown))
     raw = ""
     for chunk in model.stream(messages, config=config):
@@ -236,17 +323,27 @@ def _generate(
     if tail:
         yield AnswerChunk(tail)
     log.debug("model answer: %r", raw)
-    if is_model_refusal(raw):
+    if is_model_refusal(raw) and not _substantive(raw):
         yield from _refuse(state, backend, "the model found no answer", shown, stream=False)
         return
-    checked = check_citations(raw, shown, state.standalone)
+    checked = check_citations(_without_refusal(raw), shown, question,
+                              embedder=retriever.embedder)
     if checked.kept == 0:
         yield from _refuse(state, backend, "no sentence of the answer is supported", shown,
                            stream=False, flagged=checked.flagged)
         return
-    state.lap("total")
-    yield AnswerChunk(answer=_answer(state, backend, checked.text, False, shown,
-                                     checked.citations, checked.flagged))
+    yield from _emit(state, backend, checked, shown)
+
+
+def _substantive(raw: str) -> bool:
+    """Whether a reply that contains a refusal phrase also answers, with a citation."""
+    return bool(re.search(r"\[\d+\]", raw)) and len(raw.split()) > 12
+
+
+def _without_refusal(raw: str) -> str:
+    """The reply without sentences that only say the passages lack something."""
+    kept = [c for c in re.split(r"(?<=[.!?])\s+", raw) if not is_model_refusal(c)]
+    return " ".join(kept) if kept else raw
 
 
 def _refuse(
@@ -270,15 +367,15 @@ def _closest(state: _State) -> list[Passage]:
 
 
 def _answer(state: _State, backend: str, text: str, refused: bool, passages: list[Passage],
-            citations: list[Any], flagged: list[str]) -> Answer:
+            citations: list[Any], flagged: list[str], clarifying: bool = False) -> Answer:
     return Answer(question=state.question, text=text, refused=refused, citations=citations,
                   passages=passages, standalone_question=state.standalone, backend=backend,
-                  timings=dict(state.timings), flagged=flagged)
+                  timings=dict(state.timings), flagged=flagged, clarifying=clarifying,
+                  route="document" if state.route == "document" else "passages")
 
 
-def _bounded(chat: BaseChatModel) -> Runnable[Any, Any]:
-    from qa.llm import LlamaCppChatModel
-
-    if isinstance(chat, LlamaCppChatModel):
-        return chat.bind(max_tokens=ANSWER_MAX_TOKENS)
+def _bounded(chat: BaseChatModel, max_tokens: int) -> Runnable[Any, Any]:
+    """The model with its answer length capped, where the model takes a cap per call."""
+    if getattr(chat, "n_ctx", None) is not None or "max_tokens" in type(chat).model_fields:
+        return chat.bind(max_tokens=max_tokens)
     return chat

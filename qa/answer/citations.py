@@ -39,7 +39,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from qa.answer.text import Sentence, content_words, split_sentences, stem, strip_citations
+from qa.embeddings import Embedder
 from qa.types import Citation, Passage
 
 SUPPORT_THRESHOLD = 0.6
@@ -51,6 +54,7 @@ MAX_PER_SENTENCE = 1
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
 _WORDS = re.compile(r"\w+")
+_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d{1,2}[.)])\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -64,10 +68,15 @@ class Support:
 
 @dataclass
 class Claim:
-    """A sentence of the answer and the passage numbers (1-based) it cites."""
+    """A sentence of the answer and the passage numbers (1-based) it cites.
+
+    ``lead`` is what stands before it in the answer's layout: "" for the first
+    sentence, " " inside a paragraph, or a line break and list bullet ("\n- ").
+    """
 
     text: str
     cited: list[int] = field(default_factory=list)
+    lead: str = " "
 
 
 @dataclass
@@ -103,14 +112,20 @@ def claims(answer: str) -> list[Claim]:
     out: list[Claim] = []
     # "China. [1] Iran" -> "China [1]. Iran": a marker after a full stop belongs before it.
     answer = _MARKER_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), answer)
-    for sentence in split_sentences(answer):
-        text = strip_citations(sentence.text)
-        cited = markers(sentence.text)
-        if not re.search(r"\w", text) and out:  # a marker-only piece belongs to the last sentence
-            out[-1].cited.extend(cited)
-            continue
-        text = re.sub(r"\s+([.!?,;:])", r"\1", text)
-        out.append(Claim(text, cited))
+    for n, line in enumerate(answer.strip().split("\n")):
+        bullet = _BULLET.match(line)
+        lead = ("\n" if n else "") + (bullet.group(0).strip() + " " if bullet else "")
+        for sentence in split_sentences(line[bullet.end():] if bullet else line):
+            text = strip_citations(sentence.text)
+            cited = markers(sentence.text)
+            if not re.search(r"\w", text) and out:  # a marker-only piece: the last sentence's
+                out[-1].cited.extend(cited)
+                continue
+            text = re.sub(r"\s+([.!?,;:])", r"\1", text)
+            out.append(Claim(text, cited, lead or " "))
+            lead = ""
+    if out:
+        out[0].lead = out[0].lead.lstrip("\n")
     return out
 
 
@@ -163,7 +178,7 @@ def _facts(claim: str) -> set[str]:
 def check_citations(
     answer: str, passages: list[Passage], question: str = "",
     threshold: float = SUPPORT_THRESHOLD, margin: float = BEST_MARGIN,
-    per_sentence: int = MAX_PER_SENTENCE,
+    per_sentence: int = MAX_PER_SENTENCE, embedder: Embedder | None = None,
 ) -> Checked:
     """Check and renumber the citations of ``answer`` to ``question``, given the ``passages``.
 
@@ -172,9 +187,15 @@ def check_citations(
     ``per_sentence`` of them (best first); a sentence left with none gets the
     best-supporting passage, or is dropped when even that is below ``threshold``.
 
+    With an ``embedder``, a paraphrase counts too (see :class:`Paraphrases`): a
+    claim whose words fall short of ``threshold`` is supported by a passage
+    sentence it shares at least :data:`PARAPHRASE_MIN_WORDS` of its words with
+    and means nearly the same (:data:`PARAPHRASE_SIMILARITY`).
+
     Returns the cleaned text, one :class:`Citation` per cited passage (numbered
     by first appearance), and a note per removed marker or dropped sentence.
     """
+    paraphrases = Paraphrases(passages, embedder, question) if embedder is not None else None
     flagged: list[str] = []
     kept_text: list[str] = []
     order: dict[int, int] = {}  # passage index -> new number
@@ -188,6 +209,8 @@ def check_citations(
             else:
                 flagged.append(f"removed [{n}]: no passage {n} was given")
         checks = [support(claim.text, p.text, question) for p in passages]
+        if paraphrases is not None and max((c.score for c in checks), default=0.0) < threshold:
+            checks = paraphrases.rescore(claim.text, checks, threshold)
         best_i = max(range(len(checks)), key=lambda i: checks[i].score, default=-1)
         best = checks[best_i].score if best_i >= 0 else 0.0
         good = sorted((i for i in valid if checks[i].score >= max(threshold, best - margin)),
@@ -217,12 +240,64 @@ def check_citations(
             else:  # cited again: the quote spans every sentence it supports
                 quotes[i] = _span(passages[i].text, quotes[i], checks[i].quote)
             numbers.append(order[i])
-        kept_text.append(claim.text[:-1] if claim.text[-1:] in ".!?" else claim.text)
-        kept_text[-1] += "".join(f" [{n}]" for n in numbers) + (
-            claim.text[-1] if claim.text[-1:] in ".!?" else "."
-        )
+        body = claim.text[:-1] if claim.text[-1:] in ".!?:" else claim.text
+        stop = claim.text[-1] if claim.text[-1:] in ".!?" else "."
+        kept_text.append(claim.lead + body + "".join(f" [{n}]" for n in numbers) + stop)
     citations = [_citation(n, passages[i], quotes[i]) for i, n in order.items()]
-    return Checked(" ".join(kept_text), citations, flagged, len(kept_text), dropped)
+    return Checked("".join(kept_text).strip(), citations, flagged, len(kept_text), dropped)
+
+
+#: A paraphrase must share at least this share of its (new) content words with the sentence...
+PARAPHRASE_MIN_WORDS = 0.3
+#: ...and be at least this similar to it (cosine of all-MiniLM-L6-v2 embeddings).
+PARAPHRASE_SIMILARITY = 0.65
+
+
+class Paraphrases:
+    """Support by meaning, for claims that reword a passage sentence.
+
+    The passages' sentences are embedded once per answer, on first need. A claim
+    whose best word support is below the threshold gets, for each passage, the
+    support of its most similar sentence if that sentence is a paraphrase: at
+    least :data:`PARAPHRASE_SIMILARITY` similar, sharing at least
+    :data:`PARAPHRASE_MIN_WORDS` of the claim's words, with every number of the
+    claim in the passage. Such a passage counts as supporting it at the threshold.
+    """
+
+    def __init__(self, passages: list[Passage], embedder: Embedder, question: str) -> None:
+        self.passages, self.embedder, self.question = passages, embedder, question
+        self._sentences: list[list[Sentence]] | None = None
+        self._vectors: list[np.ndarray] = []
+
+    def _load(self) -> list[list[Sentence]]:
+        if self._sentences is None:
+            self._sentences = [split_sentences(p.text) for p in self.passages]
+            flat = [s.text for group in self._sentences for s in group]
+            vectors = np.asarray(self.embedder.embed_documents(flat), dtype=np.float32) \
+                if flat else np.zeros((0, 1), dtype=np.float32)
+            at = 0
+            for group in self._sentences:
+                self._vectors.append(vectors[at:at + len(group)])
+                at += len(group)
+        return self._sentences
+
+    def rescore(self, claim: str, checks: list[Support], threshold: float) -> list[Support]:
+        sentences = self._load()
+        query = np.asarray(self.embedder.embed_query(claim), dtype=np.float32)
+        numbers = set(_NUMBER.findall(claim)) - set(_NUMBER.findall(self.question))
+        out = []
+        for i, check in enumerate(checks):
+            if not sentences[i] or numbers - set(_NUMBER.findall(self.passages[i].text)):
+                out.append(check)
+                continue
+            cosines = self._vectors[i] @ query
+            j = int(np.argmax(cosines))
+            words = support(claim, sentences[i][j].text, self.question).score
+            if cosines[j] >= PARAPHRASE_SIMILARITY and words >= PARAPHRASE_MIN_WORDS:
+                out.append(Support(max(check.score, threshold), sentences[i][j]))
+            else:
+                out.append(check)
+        return out
 
 
 def _span(text: str, a: Sentence | None, b: Sentence | None) -> Sentence | None:

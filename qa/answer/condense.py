@@ -23,7 +23,7 @@ import re
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
-from qa.answer.prompts import CONDENSE_PROMPT, history_text
+from qa.answer.prompts import CONDENSE_PROMPT, condense_context
 from qa.answer.text import content_words, stem
 from qa.retrieval import STOPWORDS
 
@@ -43,16 +43,17 @@ _PRONOUNS = _words(
     "it its they them their theirs he him his she her this that these those there "
     "former latter one ones"
 )
+_SMALL_TALK = _words(
+    "hi hello hey thanks thank you thx ok okay cool great nice good bye goodbye see ya yes no "
+    "sure fine all right alright wow omg awesome perfect got it cheers please help me can"
+)
 _CONTEXT = re.compile(r"^(.*\S)\s+\(([^()]*)\)$", re.S)
 _DETERMINERS = _words("the a an this that these those its their his her our")
 _MONTHS = _words(
     "january february march april may june july august september october november "
     "december"
 )
-_QUESTION = _words(
-    "what which who whom whose when where why how much many name did does do took "
-    "take takes part"
-)
+_QUESTION = _words("what which who whom whose when where why how much many name did does do")
 
 
 def needs_history(question: str) -> bool:
@@ -65,6 +66,36 @@ def needs_history(question: str) -> bool:
     if _FOLLOW_UP_START.search(question) or any(w in _PRONOUNS for w in words):
         return True
     return len(content_words(question, question=True)) < 2
+
+
+def is_small_talk(question: str) -> bool:
+    """Whether ``question`` is talk rather than a request: "thanks", "ok bye", "hi".
+
+    >>> is_small_talk("Thank you!"), is_small_talk("ok bye"), is_small_talk("Why is it so?")
+    (True, True, False)
+    """
+    words = [w.lower() for w in _WORD.findall(question)]
+    return not words or (len(words) <= 6 and all(w in _SMALL_TALK for w in words))
+
+
+def needs_clarification(question: str, history: list[dict[str, str]]) -> bool:
+    """Whether ``question`` is too vague to search with: it leans on a conversation
+    that is not there, or says nothing to look for.
+
+    >>> needs_clarification("What about the other one?", [])
+    True
+    >>> needs_clarification("What about the other one?", [{"role": "user", "content": "x"}])
+    False
+    >>> needs_clarification("Who founded the Normans?", [])
+    False
+    """
+    if is_small_talk(question):
+        return True
+    if any(m.get("role") == "user" for m in history):
+        return False
+    words = [w.lower() for w in _WORD.findall(question)]
+    refers = bool(_FOLLOW_UP_START.search(question)) or any(w in _PRONOUNS for w in words)
+    return refers and len(content_words(question, question=True)) < 2
 
 
 def _kind(word: str) -> str:
@@ -125,22 +156,45 @@ def standalone_question(
 def condense_with_model(
     question: str, history: list[dict[str, str]], chat: BaseChatModel
 ) -> str:
-    """The model's standalone rewrite of ``question``; the rule's when the rewrite is unusable."""
+    """The model's standalone rewrite of ``question``; the rule's when the rewrite is unusable.
+
+    The model sees the earlier user questions and the last answer, cut short
+    (:func:`~qa.answer.prompts.condense_context`), so the rewrite costs little
+    time. A rewrite keeps every word the user typed: content words it dropped are
+    appended. An error of the model is not hidden: it is raised, as the answer
+    would fail the same way.
+    """
     if not any(m.get("role") == "user" for m in history):
         return question
     chain = CONDENSE_PROMPT | _bounded(chat) | StrOutputParser()
-    try:
-        raw = chain.invoke({"history": history_text(history), "question": question})
-    except Exception:  # a failed rewrite must not cost the answer
-        log.warning("condensing the question failed; using the rule", exc_info=True)
-        return condense_rule_based(question, history)
+    raw = chain.invoke({"history": condense_context(history), "question": question})
     lines = [ln.strip() for ln in raw.strip().splitlines() if ln.strip()]
     rewrite = re.sub(r"^(rewritten question|question|standalone question)\s*:\s*", "",
                      lines[0] if lines else "", flags=re.I).strip().strip('"')
     if not rewrite or len(rewrite) > 3 * len(question) + 200 or _adds_nothing(question, rewrite):
+        log.info("unusable rewrite %r of %r; using the rule", rewrite, question)
         return condense_rule_based(question, history)
+    rewrite = keep_user_words(question, rewrite)
     log.info("condensed %r -> %r", question, rewrite)
     return rewrite
+
+
+def keep_user_words(question: str, rewrite: str) -> str:
+    """``rewrite`` with the content words of ``question`` it lost appended.
+
+    >>> keep_user_words("And the Roth IRA limits?", "What are the contribution limits?")
+    'What are the contribution limits? (Roth IRA)'
+    """
+    have = {_root(w) for w in content_words(rewrite)}
+    lost = [w for w in _WORD.findall(question)
+            if _root(stem(w)) not in have and content_words(w, question=True)]
+    lost = list(dict.fromkeys(lost))
+    return f"{rewrite} ({' '.join(lost)})" if lost else rewrite
+
+
+def _root(stemmed: str) -> str:
+    """A stem without a final "e", so "invite" and "invited" ("invit") meet."""
+    return stemmed[:-1] if len(stemmed) > 4 and stemmed.endswith("e") else stemmed
 
 
 def _adds_nothing(question: str, rewrite: str) -> bool:

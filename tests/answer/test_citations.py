@@ -91,3 +91,23 @@ def test_only_the_best_supporting_passage_is_kept(markers: str) -> None:
     assert [c.chunk_id for c in checked.citations] == ["d:2"]
     assert any(note.startswith("removed [1]") and "passage 2 supports it better" in note
                for note in checked.flagged)
+
+
+def test_list_layout_survives_the_check(passages: list[Passage]) -> None:
+    answer = ("The talks had two stages:\n- In January Pakistan and China took part [1].\n"
+              "- In February India and Iran were invited [2].")
+    checked = check_citations(answer, passages, "Who took part in the talks?")
+    # The lead-in line states nothing a passage supports, so it goes; the list stays a list.
+    assert checked.text.splitlines() == [
+        "- In January Pakistan and China took part [1].",
+        "- In February India and Iran were invited [2]."]
+
+
+@pytest.mark.slow
+def test_a_paraphrase_is_supported_an_invention_is_not(embedder, passages: list[Passage]) -> None:  # type: ignore[no-untyped-def]
+    paraphrase = "The province is well known for narcotics and rare earth minerals [3]."
+    invented = "The province exports most of its wheat to Europe [3]."
+    assert check_citations(paraphrase, passages).kept == 0  # words alone fall short
+    checked = check_citations(paraphrase, passages, embedder=embedder)
+    assert checked.kept == 1 and checked.citations[0].quote == HELMAND
+    assert check_citations(invented, passages, embedder=embedder).kept == 0

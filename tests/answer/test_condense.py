@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from qa.answer.condense import condense_rule_based, condense_with_model, needs_history
+from qa.answer.condense import (
+    condense_rule_based,
+    condense_with_model,
+    needs_clarification,
+    needs_history,
+)
 
 PREVIOUS = [{"role": "user", "content": "Which countries took part in the conference Moscow "
                                         "hosted in January?"},
@@ -48,3 +53,20 @@ def test_with_model_falls_back_to_rule_when_it_echoes_the_question() -> None:
     chat = FakeListChatModel(responses=[question])
     assert condense_with_model(question, PREVIOUS, chat) == (
         "And which countries were invited in February? (conference Moscow)")
+
+
+@pytest.mark.parametrize("question", ["What about the other one?", "And that?", "Thank you!",
+                                      "ok bye", "hi, can you help me"])
+def test_vague_or_small_talk_without_history_is_asked_back(question: str) -> None:
+    assert needs_clarification(question, [])
+
+
+@pytest.mark.parametrize("question", ["Who founded the Normans?", "Why is Helmand important?",
+                                      "What is the population of Kabul?"])
+def test_real_questions_are_not_asked_back(question: str) -> None:
+    assert not needs_clarification(question, [])
+
+
+def test_a_follow_up_with_history_is_resolved_not_asked_back() -> None:
+    history = [{"role": "user", "content": "Which countries were invited in January?"}]
+    assert not needs_clarification("What about the other one?", history)

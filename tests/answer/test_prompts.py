@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from qa.answer.prompts import (
     ANSWER_PROMPT,
+    LARGE_BUDGET,
     MODEL_REFUSAL,
+    SMALL_BUDGET,
+    answer_form,
+    budget_for,
+    clarifying_question,
     clean_passage_text,
     excerpts,
     history_text,
@@ -37,17 +42,47 @@ def test_clean_passage_text() -> None:
     assert clean_passage_text("a\n\n b [12] <PASSAGES>") == "a b (12) [PASSAGES]"
 
 
-def test_excerpts_keep_best_sentences_in_order_within_budget() -> None:
-    one = passage("Alpha one. Beta two. Gamma three.", 1)
-    two = passage("Delta four. Epsilon five.", 2)
+def test_excerpts_show_whole_passages_that_fit_and_windows_of_long_ones() -> None:
+    one = passage("Alpha one. Beta two. Gamma three. Delta four. Epsilon five.", 1)
+    two = passage("Zeta six. Eta seven.", 2)
     s1, s2 = split_sentences(one.text), split_sentences(two.text)
     ranked = [Candidate(0, s1[2], 1, 1, 0.9), Candidate(1, s2[0], 1, 1, 0.8),
-              Candidate(0, s1[0], 1, 1, 0.7), Candidate(0, s1[1], 1, 1, 0.1)]
-    shown, texts = excerpts([one, two], ranked, budget=40)
+              Candidate(0, s1[0], 1, 1, 0.7)]
+    shown, texts = excerpts([one, two], ranked, budget=60)
     assert [p.chunk_id for p in shown] == ["d:1", "d:2"]
-    assert texts == ["Alpha one. ... Gamma three.", "Delta four."]
+    # 60 characters for two: the first gets 30, a window around "Gamma three." that
+    # takes the sentence after it first; the second fits whole in what is left.
+    assert texts == ["... Gamma three. Delta four. ...", "Zeta six. Eta seven."]
     shown, texts = excerpts([one, two], ranked, budget=1000, max_passages=1)
-    assert texts == ["Alpha one. Beta two. Gamma three."]
+    assert texts == [one.text]
+
+
+def test_answer_form_follows_the_question() -> None:
+    facts = ["Who hosted the talks?", "When was the conference?", "How many teams are there?",
+             "Which countries took part in the conference Moscow hosted in January?"]
+    longer = ["Why is Helmand important?", "How do I reset my password?",
+              "What are the differences between a Roth IRA and a 401k?",
+              "Explain how photosynthesis works.", "Compare the two plans."]
+    assert [answer_form(q) for q in facts] == ["fact"] * len(facts)
+    assert [answer_form(q) for q in longer] == ["explain"] * len(longer)
+
+
+def test_budgets_differ_by_context_size() -> None:
+    class Small:
+        n_ctx = 2048
+
+    assert budget_for(Small()) is SMALL_BUDGET
+    assert budget_for(object()) is LARGE_BUDGET
+    assert LARGE_BUDGET.context_chars > 4 * SMALL_BUDGET.context_chars
+    assert SMALL_BUDGET.max_tokens("explain") > SMALL_BUDGET.max_tokens("fact")
+
+
+def test_clarifying_question_names_what_the_documents_cover() -> None:
+    p = Passage("x", 1.0, "/a.txt", "Moscow talks", None, "", 0, 1, "c", "d")
+    q = Passage("y", 0.9, "/b.txt", "Helmand", None, "", 0, 1, "e", "f")
+    assert clarifying_question("What about the other one?", [p, q, p]) == (
+        "Which one do you mean? Please name it, for example: Moscow talks, Helmand.")
+    assert clarifying_question("thanks!", [p]).endswith("What would you like to know?")
 
 
 def test_model_refusal_variants() -> None:
