@@ -381,13 +381,16 @@ def stream_answer(
                 yield escape_markdown(item)
 
     slot = st.empty()
+    note = st.empty()
     try:
         items = iter(ask_stream(question, history, collection=settings.collection,
-                                llm=settings.llm, k=settings.k, settings=settings))
+                                llm=settings.llm, k=settings.k, settings=settings,
+                                progress=lambda line: note.caption(escape_markdown(line) + " …")))
         with slot, st.spinner("Searching your documents…"):
             first = next(items, None)
         if first is not None:
             slot.write_stream(deltas(chain([first], items)))
+        note.empty()
         if not final:
             raise RuntimeError("the answer stream ended without an Answer")
     except Exception as exc:
@@ -402,6 +405,9 @@ def stream_answer(
 
 def show_answer(answer: Answer, key: str) -> None:
     """The final answer with its source cards; a refusal with the closest passages."""
+    if answer.clarifying:
+        st.info(escape_markdown(answer.text), icon=":material/help:")
+        return
     if answer.refused:
         st.warning(escape_markdown(answer.text), icon=":material/search_off:")
         for i, passage in enumerate(answer.passages, 1):

@@ -175,6 +175,9 @@ def build_chain(
         if needs_clarification(state.question, state.history):
             state.route = "clarify"
             state.standalone = state.question
+        elif is_document_question(state.question):
+            # The search only picks the document: the rule's rewrite is enough.
+            state.standalone = standalone_question(state.question, state.history, None)
         else:
             state.standalone = standalone_question(state.question, state.history, chat)
         state.lap("condense")

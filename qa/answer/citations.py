@@ -201,7 +201,13 @@ def check_citations(
     order: dict[int, int] = {}  # passage index -> new number
     quotes: dict[int, Sentence | None] = {}
     dropped = 0
+    seen: set[str] = set()
     for claim in claims(answer):
+        said = " ".join(content_words(claim.text))
+        if said and said in seen:  # a small model may repeat itself
+            flagged.append(f"dropped {claim.text!r}: it repeats an earlier sentence")
+            continue
+        seen.add(said)
         valid = []
         for n in dict.fromkeys(claim.cited):
             if 1 <= n <= len(passages):

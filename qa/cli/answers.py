@@ -88,8 +88,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         json.dump(answer.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
-    _show(ask_stream(args.question, llm=args.llm, k=args.k, settings=settings), sys.stdout)
+    _show(ask_stream(args.question, llm=args.llm, k=args.k, settings=settings,
+                     progress=_progress), sys.stdout)
     return 0
+
+
+def _progress(line: str) -> None:
+    print(f"({line} ...)", file=sys.stderr, flush=True)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -113,8 +118,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             break
         if not interactive:
             print(f"> {question}")
-        answer = _show(ask_stream(question, history, llm=args.llm, k=args.k, settings=settings),
-                       sys.stdout)
+        answer = _show(ask_stream(question, history, llm=args.llm, k=args.k, settings=settings,
+                                  progress=_progress), sys.stdout)
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": answer.text}]
         print()
@@ -140,7 +145,9 @@ def _show(stream: Any, out: TextIO) -> Answer:
     out.write("\n")
     if final.standalone_question and final.standalone_question != final.question:
         out.write(f"(searched for: {final.standalone_question})\n")
-    if final.refused:
+    if final.clarifying:
+        pass  # a question back: no sources to list
+    elif final.refused:
         out.write("\nClosest passages:\n")
         for i, p in enumerate(final.passages[:3], 1):
             out.write(f"  {i}. {_where(p.title, p.source, p.page, p.section)}\n")
