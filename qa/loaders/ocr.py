@@ -62,11 +62,6 @@ def recognize(path: Path, image: Any, options: OcrOptions, where: str) -> str:
         raise LoaderError(
             str(path), f"needs OCR ({where} is an image) but Tesseract is not installed; {_INSTALL}"
         ) from None
-    except RuntimeError as exc:  # pytesseract's timeout
-        raise LoaderError(
-            str(path), f"OCR of {where} took longer than {PAGE_SECONDS}s ({exc}); "
-            "split the file or set QA_OCR=off"
-        ) from None
     except pytesseract.TesseractError as exc:
         message = " ".join(str(exc.message).split())
         if re.search(r"load(ing)? language|traineddata", message, re.I):
@@ -76,6 +71,11 @@ def recognize(path: Path, image: Any, options: OcrOptions, where: str) -> str:
                 f"(Debian: tesseract-ocr-{options.lang.split('+')[0]}) or set QA_OCR_LANG",
             ) from None
         raise LoaderError(str(path), f"OCR of {where} failed: {message[:200]}") from None
+    except RuntimeError:  # pytesseract's timeout (TesseractError is a RuntimeError too)
+        raise LoaderError(
+            str(path), f"OCR of {where} took longer than {PAGE_SECONDS}s; "
+            "split the file or set QA_OCR=off"
+        ) from None
     return text
 
 

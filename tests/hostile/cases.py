@@ -460,8 +460,9 @@ CASES: list[Case] = [
         good_pdf(m), "secret", "owner", "RC4-128")), ("failed",), ("encrypted", "password")),
     Case("pdf-owner-password-only", file("restricted.pdf", lambda m: h.encrypted_pdf(
         good_pdf(m), "", "owner", "AES-128")), ("added",)),
-    Case("pdf-image-only", file("scan.pdf", lambda m: h.image_pdf()), ("failed",),
-         ("no text layer", "ocr")),
+    # A scan is read by OCR (QA_OCR=on by default), marker word included.
+    Case("pdf-image-only", file("scan.pdf", lambda m: h.image_pdf(f"A picture of {m} words.")),
+         ("added",), contains=("picture of mkpdfimageonly words",)),
     Case("pdf-page-tree-cycle", file("cycle.pdf", lambda m: h.cyclic_pdf(h.prose(m, 1)[:60])),
          ("failed",), ("pdf",)),
     Case("pdf-page-tree-deep", file("deep.pdf", lambda m: h.deep_tree_pdf(h.prose(m, 1)[:60],

@@ -152,14 +152,15 @@ def pdf_bytes(pages: list[str], title: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def image_pdf() -> bytes:
+def image_pdf(text: str = "This page is a picture of words.") -> bytes:
     """A 'scanned' page: one raster image of text, no text layer."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
-    image = Image.new("RGB", (600, 200), "white")
-    ImageDraw.Draw(image).text((20, 80), "This page is a picture of words.", fill="black")
+    image = Image.new("RGB", (1200, 400), "white")
+    font = ImageFont.load_default(size=40)
+    ImageDraw.Draw(image).text((40, 160), text, fill="black", font=font)
     buffer = BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=(595, 842))
     pdf.drawImage(ImageReader(image), 0, 500, width=595, height=200)
