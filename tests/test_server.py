@@ -525,3 +525,127 @@ def test_openai_client_with_the_local_model(tmp_path: Path, server: Server) -> N
         assert all("Pakistan" in c["text"] or "China" in c["text"] for c in extra["citations"])
     finally:
         stop(proc)
+
+
+# --- logic, in-process -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True),
+    ("127.0.0.2", True), ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False),
+])
+def test_is_loopback(host: str, loopback: bool) -> None:
+    from qa.server.security import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+def test_check_bind() -> None:
+    from qa.errors import QAError
+    from qa.server.security import check_bind
+
+    check_bind("127.0.0.1", None)
+    check_bind("0.0.0.0", TOKEN)
+    with pytest.raises(QAError, match="without a token"):
+        check_bind("0.0.0.0", None)
+    with pytest.raises(QAError, match="at least 16"):
+        check_bind("127.0.0.1", "short")
+
+
+def test_resolve_under_roots(tmp_path: Path) -> None:
+    from qa.server.security import APIError, resolve_under_roots
+
+    root, outside = tmp_path / "root", tmp_path / "out"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "sub" / "a.md").write_text("a")
+    (outside / "b.md").write_text("b")
+    (root / "link.md").symlink_to(outside / "b.md")
+    (root / "loop").symlink_to(root / "loop")
+    roots = [root.resolve()]
+    assert resolve_under_roots("sub/a.md", roots) == (root / "sub" / "a.md").resolve()
+    assert resolve_under_roots(str(root / "sub"), roots) == (root / "sub").resolve()
+    for raw, status in [("sub/../sub/a.md", 403), (str(outside / "b.md"), 403), ("link.md", 403),
+                        ("missing.md", 404), ("loop", 400), ("a\x00b", 400)]:
+        with pytest.raises(APIError) as caught:
+            resolve_under_roots(raw, roots)
+        assert caught.value.status == status, raw
+    with pytest.raises(APIError, match="turned off"):
+        resolve_under_roots("sub/a.md", [])
+
+
+def test_openai_conversation_parsing() -> None:
+    from qa.config import Settings
+    from qa.server.openai_compat import Message, collection_of, conversation
+
+    reply = "Moscow hosted it [1].\n\nSources:\n[1] Report (r.txt): \"Moscow hosted it.\""
+    question, history = conversation([
+        Message(role="system", content="ignored"), Message(role="user", content="Who?"),
+        Message(role="assistant", content=reply),
+        Message(role="user", content=[{"type": "text", "text": "And "}, {"type": "image_url"},
+                                      {"type": "text", "text": "when?"}]),
+    ])
+    assert question == "And when?"
+    assert history == [{"role": "user", "content": "Who?"},
+                       {"role": "assistant", "content": "Moscow hosted it [1]."}]
+    settings = Settings()
+    assert collection_of("qa", settings) == "default"
+    assert collection_of("qa/notes", settings) == "notes"
+
+
+def _fake_stream(seconds: float, active: list[int], peak: list[int],
+                 closed: list[bool]) -> Any:
+    def ask_stream(question: str, history: Any = None, **kwargs: Any) -> Iterator[Any]:
+        from qa.types import Answer
+
+        active.append(1)
+        peak.append(len(active))
+        try:
+            for word in ("one ", "two ", "three"):
+                time.sleep(seconds)
+                yield word
+            yield Answer(question, "one two three", refused=False)
+        finally:
+            active.pop()
+            closed.append(True)
+
+    return ask_stream
+
+
+def test_runtime_serialises_local_model_and_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import qa.answer
+    from qa.config import Settings
+    from qa.server.runtime import Runtime
+    from qa.server.security import APIError
+
+    active: list[int] = []
+    peak: list[int] = []
+    closed: list[bool] = []
+    monkeypatch.setattr(qa.answer, "ask_stream", _fake_stream(0.05, active, peak, closed))
+    runtime = Runtime(Settings(api_timeout=5))
+    settings = Settings()
+
+    async def three(llm: str) -> list[str]:
+        answers = await asyncio.gather(*(runtime.answer("q", [], settings, llm, None)
+                                         for _ in range(3)))
+        return [a.text for a in answers]
+
+    assert asyncio.run(three("local")) == ["one two three"] * 3
+    assert max(peak) == 1  # the local model: one answer at a time
+    peak.clear()
+    asyncio.run(three("extractive"))
+    assert max(peak) > 1  # no model to share: concurrent
+
+    monkeypatch.setattr(qa.answer, "ask_stream", _fake_stream(1.0, active, peak, closed))
+    runtime = Runtime(Settings(api_timeout=1))
+    closed.clear()
+    with pytest.raises(APIError) as caught:
+        asyncio.run(runtime.answer("q", [], settings, "extractive", None))
+    assert caught.value.status == 504 and "QA_API_TIMEOUT" in str(caught.value)
+    deadline = time.monotonic() + 5
+    while not closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert closed == [True] and not active  # the generation was stopped, not left running
+    runtime.close()

@@ -22,7 +22,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.config import Settings
-from qa.server.routes import MAX_HISTORY_TURNS, collection_settings, event_stream, runtime, sse
+from qa.server.routes import (
+    MAX_HISTORY_TURNS,
+    MAX_QUERY_CHARS,
+    collection_settings,
+    event_stream,
+    runtime,
+    sse,
+)
 from qa.server.security import APIError, error_body
 from qa.types import Answer
 
@@ -67,6 +74,9 @@ def conversation(messages: list[Message]) -> tuple[str, list[dict[str, str]]]:
     turns = [(m.role, _text(m.content)) for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1][0] != "user":
         raise APIError(400, "the last message must be the user's question")
+    if len(turns[-1][1]) > MAX_QUERY_CHARS:
+        raise APIError(400, f"the question is {len(turns[-1][1]):,} characters long; ask in at "
+                            f"most {MAX_QUERY_CHARS:,}")
     history = [{"role": role, "content": _answer_only(text) if role == "assistant" else text}
                for role, text in turns[:-1]]
     return turns[-1][1], history
