@@ -1,4 +1,4 @@
-"""`qa ingest`, `qa search`, `qa docs`, `qa remove`, `qa reindex`."""
+"""`qa ingest`, `qa watch`, `qa search`, `qa docs`, `qa remove`, `qa reindex`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     p = commands.add_parser("ingest", parents=[parent], help="index files and folders")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--sync", action="store_true",
+                   help="also remove documents whose files under PATH are gone (for cron)")
     p.set_defaults(handler=cmd_ingest)
+
+    p = commands.add_parser("watch", parents=[parent],
+                            help="keep folders indexed: sync now, then on every change")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folders (or files) to follow")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="SECONDS",
+                   help="wait until no file changed for this long before a pass (default 2)")
+    p.set_defaults(handler=cmd_watch)
 
     p = commands.add_parser("search", parents=[parent], help="find passages for a query")
     p.add_argument("query", metavar="QUERY")
@@ -65,11 +74,43 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.set_postfix(chunks=p.chunks_done, rate=f"{p.chunks_per_second:.1f}/s")
         bar.refresh()
 
-    report = ingest(args.paths, settings=settings_from(args), progress=progress)
+    if args.sync:
+        from qa.sync import sync
+
+        synced = sync(args.paths, settings=settings_from(args), progress=progress)
+        report = synced.ingest
+        for doc in synced.removed:
+            print(f"removed: {printable_path(doc.source)} (the file is gone)", file=sys.stderr)
+        summary = synced.summary()
+    else:
+        report = ingest(args.paths, settings=settings_from(args), progress=progress)
+        summary = report.summary()
     if bar is not None:
         bar.close()
-    print(report.summary())
+    print(summary)
     return 1 if report.failed else 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from qa.sync import SyncReport
+    from qa.watch import Watcher
+
+    def show(report: SyncReport) -> None:
+        for result in report.ingest.failed:
+            print(f"failed: {printable_path(result.path)}: {result.message}", file=sys.stderr)
+        for doc in report.removed:
+            print(f"removed: {printable_path(doc.source)}", file=sys.stderr)
+        print(report.summary(), flush=True)
+
+    watcher = Watcher(args.paths, settings=settings_from(args), debounce=args.debounce,
+                      on_pass=show)
+    print(f"watching {', '.join(printable_path(p) for p in watcher.roots)}; Ctrl-C stops",
+          flush=True)
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        print("stopped watching", file=sys.stderr)
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
