@@ -16,6 +16,7 @@ Every setting has a default and a ``QA_*`` environment variable::
     QA_CHUNK_OVERLAP   overlap between consecutive chunks in word pieces (default 32)
     QA_SEARCH_MODE     "hybrid", "dense" or "keyword"
     QA_LLM             answer backend: "local", "extractive" or "provider:model"
+    QA_LLM_TIMEOUT     seconds a remote model (provider:model) may take per request (default 60)
     QA_K               passages per question (default 5)
     QA_MAX_FILE_MB     largest file accepted (default 200)
     QA_PARSE_TIMEOUT   seconds one file may take to parse (default 300)
@@ -62,6 +63,8 @@ class Settings:
     chunk_overlap: int = 32
     search_mode: SearchMode = "hybrid"
     llm: str = "extractive"
+    # Seconds one request to a remote model (provider:model) may take, per attempt.
+    llm_timeout: int = 60
     k: int = 5
     max_file_mb: int = 200
     parse_timeout: int = 300
@@ -92,6 +95,8 @@ class Settings:
                 f"QA_CHUNK_OVERLAP={self.chunk_overlap} must be at least 0 and less than half "
                 f"of QA_CHUNK_TOKENS={self.chunk_tokens}"
             )
+        if self.llm_timeout < 1:
+            raise ConfigError(f"QA_LLM_TIMEOUT={self.llm_timeout} must be at least 1 second")
         if self.k < 1:
             raise ConfigError(f"k={self.k} must be at least 1")
         if self.api_timeout < 1:

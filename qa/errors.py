@@ -105,3 +105,7 @@ class ModelMismatchError(StoreError):
 
 class DocumentNotFoundError(StoreError):
     """No document in the collection matches the given id or path."""
+
+
+class LLMError(QAError):
+    """A call to the answer model failed: unreachable, too slow, or an HTTP error."""

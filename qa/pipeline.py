@@ -25,10 +25,10 @@ import numpy as np
 from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import Settings
 from qa.embeddings import Embedder
-from qa.errors import LoaderError, QAError, printable_path
+from qa.errors import LoaderError, QAError, StoreError, printable_path
 from qa.parsing import Limits, load_isolated
 from qa.registry import CollectionInfo
-from qa.store import Store
+from qa.store import Store, storage_error
 from qa.types import Chunk, FileResult, IngestReport, LoadedDocument
 
 log = logging.getLogger(__name__)
@@ -381,21 +381,29 @@ def ingest_files(
         max_bytes=settings.max_file_mb * 2**20, seconds=float(settings.parse_timeout),
         memory_bytes=settings.parse_memory_mb * 2**20,
     )
-    with store.writing() as info:
-        ingestor = Ingestor(settings, embedder, store, info, progress, files_total=len(items))
-        try:
-            for item in items:
-                if isinstance(item, FileResult):
-                    ingestor._done(item)
-            to_parse = (p for p in items if isinstance(p, Path) and ingestor.needs_parsing(p))
-            for path, loaded in load_isolated(to_parse, limits):
-                try:
-                    ingestor.add_loaded(path, loaded)
-                except QAError as exc:
-                    ingestor._done(FileResult(str(path), "failed", message=str(exc)))
-            ingestor.flush()
-        finally:
-            ingestor.close()
+    try:
+        with store.writing() as info:
+            ingestor = Ingestor(settings, embedder, store, info, progress, files_total=len(items))
+            try:
+                for item in items:
+                    if isinstance(item, FileResult):
+                        ingestor._done(item)
+                to_parse = (p for p in items if isinstance(p, Path) and ingestor.needs_parsing(p))
+                for path, loaded in load_isolated(to_parse, limits):
+                    try:
+                        ingestor.add_loaded(path, loaded)
+                    except QAError as exc:
+                        if isinstance(exc, StoreError):
+                            raise  # the index, not this file, failed: stop
+                        ingestor._done(FileResult(str(path), "failed", message=str(exc)))
+                ingestor.flush()
+            finally:
+                ingestor.close()
+    except Exception as exc:
+        error = None if isinstance(exc, QAError) else storage_error(exc, settings)
+        if error is None:
+            raise
+        raise error from exc
     return ingestor.report
 
 

@@ -94,4 +94,4 @@ def get_chat_model(spec: str, settings: Settings) -> BaseChatModel | None:
         path = ensure_local_model(settings)
         return LlamaCppChatModel(model_path=str(path))
     assert parsed.provider is not None and parsed.model is not None
-    return provider_chat_model(parsed.provider, parsed.model)
+    return provider_chat_model(parsed.provider, parsed.model, timeout=settings.llm_timeout)
