@@ -93,7 +93,9 @@ def serve(inbox: Connection, outbox: Connection, max_bytes: int, memory_bytes: i
         try:
             result = load(path, max_bytes=max_bytes)
         except LoaderError as exc:
-            result = exc
+            # A loader wraps what its library raised; running out of memory is ours to name.
+            result = LoaderError(str(path), memory_message(memory_bytes)) if isinstance(
+                exc.__cause__, MemoryError) else exc
         except MemoryError:
             result = LoaderError(str(path), memory_message(memory_bytes))
         except Exception as exc:  # noqa: BLE001 - any parser failure fails only this file
