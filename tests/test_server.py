@@ -423,7 +423,7 @@ def seed_variants(folder: Path, count: int) -> list[Path]:
 
 
 def test_searches_while_an_ingest_runs(server: Server) -> None:
-    files = seed_variants(server.roots / "busy", 20)
+    files = seed_variants(server.roots / "busy", 12)
     ingest_done = threading.Event()
     during: list[dict[str, Any]] = []
 
@@ -446,13 +446,13 @@ def test_searches_while_an_ingest_runs(server: Server) -> None:
         while not ingest_done.is_set():
             during += list(pool.map(search, range(4)))
         report = ingesting.result().json()
-    assert report["failed"] == 0 and [f["status"] for f in report["files"]] == ["added"] * 20
+    assert report["failed"] == 0 and [f["status"] for f in report["files"]] == ["added"] * 12
     assert all(r["status"] == 200 for r in during)
     assert all("Pakistan and China" in r["body"][0]["text"] for r in during)
     assert sum(r["during"] for r in during) >= 4  # answered while the ingest was writing
     with server.client() as http:
         docs = http.get("/v1/documents", params={"collection": "busy-test"}).json()
-    assert len(docs) == 20 and all(d["chunks"] > 0 for d in docs)
+    assert len(docs) == 12 and all(d["chunks"] > 0 for d in docs)
 
 
 # --- who may call ----------------------------------------------------------------------
