@@ -30,6 +30,7 @@ from qa.answer.ask import chat_model
 from qa.llm import available_backends, parse_spec
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.pipeline import IngestProgress, ProgressCallback
+from qa.render import render_page
 from qa.types import Answer, Citation, FileResult, Passage
 from qa.ui import (
     Span,
@@ -437,6 +438,10 @@ def _card_header(label: str, title: str, source: str, page: int | None, section:
     st.caption(escape_markdown(where))
 
 
+# The cited PDF page with its quote highlighted; kept across reruns of the page.
+_page_image = st.cache_data(max_entries=32, show_spinner=False)(render_page)
+
+
 def citation_card(citation: Citation, answer: Answer, key: str) -> None:
     """Source [n]: title, page/section, the passage with its supporting span highlighted."""
     quote = (citation.quote_start - citation.start, citation.quote_end - citation.start)
@@ -444,6 +449,12 @@ def citation_card(citation: Citation, answer: Answer, key: str) -> None:
         _card_header(f"[{citation.n}]", citation.title, citation.source, citation.page,
                      citation.section)
         st.markdown(highlight_markdown(citation.text, *quote))
+        if citation.page and citation.source.lower().endswith(".pdf"):
+            with st.expander(f"Page {citation.page}"):
+                try:
+                    st.image(_page_image(citation.source, citation.page, citation.quote))
+                except QAError as exc:
+                    st.caption(escape_markdown(str(exc)))
         with st.expander("Surrounding text"):
             span = Span(citation.doc_id, citation.start, citation.end, citation.text)
             text, start, _ = surrounding_text(span, _context_spans(answer))
