@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -83,34 +80,59 @@ def test_reindex_with_new_chunking_keeps_documents(seeds_copy: Path) -> None:
     consistent(small)
 
 
-def write_corpus(folder: Path, n: int) -> None:
+def write_corpus(folder: Path, n: int) -> dict[str, str]:
+    """``n`` text files, each naming a marker word of its own; returns {source: marker}."""
     words = ["river", "stone", "lantern", "orbit", "meadow", "copper", "violet", "harbor", "signal", "tundra"]
     rng = random.Random(7)
     folder.mkdir()
+    markers = {}
     for i in range(n):
-        paras = [" ".join(rng.choice(words) for _ in range(60)) + "." for _ in range(12)]
-        (folder / f"doc{i:03d}.txt").write_text(f"Document {i}\n\n" + "\n\n".join(paras))
+        marker = f"storemarker{i:02d}"
+        paras = [f"{marker} " + " ".join(rng.choice(words) for _ in range(60)) + "."
+                 for _ in range(12)]
+        path = folder / f"doc{i:03d}.txt"
+        path.write_text(f"Document {i}\n\n" + "\n\n".join(paras))
+        markers[str(path.resolve())] = marker
+    return markers
+
+
+# Where each killed run is stopped: while its first batch is embedded, just after the
+# vectors come back (Chroma and keyword writes, commits), and between two commits.
+KILL_AT = ("embed", "embedded", "file")
 
 
 def test_kill_during_ingest_then_rerun_completes(tmp_path: Path, data_dir: Path) -> None:
-    corpus = tmp_path / "corpus"
-    write_corpus(corpus, 24)
-    env = {**os.environ, "QA_DATA_DIR": str(data_dir)}
-    cmd = [sys.executable, "-m", "qa", "ingest", str(corpus), "--no-progress"]
-    rng = random.Random(1)
-    for _ in range(3):
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(6, 12))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        # A reader that starts now sees only whole documents.
-        settings = Settings.from_env()
-        if open_store(settings).info() is not None:
-            store = open_store(settings)
-            info = store.info()
-            assert info is not None
-            for d in store.registry.documents(store.name):
-                assert len(store.registry.chunks_of(info, d.id)) == d.chunks
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert len(consistent(Settings.from_env())) == 24
+    """kill -9 at chosen points of an ingest (the crash harness reports where a child is);
+    each next process first checks what the killed one left, and the last one finishes."""
+    from tests.hostile.test_crash import ForkServer, read_events, wait_for
+
+    markers = write_corpus(tmp_path / "corpus", 40)
+    server = ForkServer(dict(os.environ))
+
+    def job(n: int, **extra: object) -> dict[str, object]:
+        return {"kind": "ingest", "data_dir": str(data_dir), "markers": markers,
+                "paths": [str(tmp_path / "corpus")], "events": str(tmp_path / f"r{n}.jsonl"),
+                "log": str(tmp_path / f"r{n}.log"), **extra}
+
+    try:
+        for n, aim in enumerate(KILL_AT):
+            pid = server.ask({"op": "fork", "job": job(n)})["pid"]
+            reached = wait_for(tmp_path / f"r{n}.jsonl", aim, 300)
+            assert reached is not None and reached["event"] == aim, (aim, reached)
+            os.killpg(pid, signal.SIGKILL)
+            assert server.ask({"op": "reap", "pid": pid}) == {"pid": pid, "signal": 9}
+        last = len(KILL_AT)
+        pid = server.ask({"op": "fork", "job": job(last, final=True)})["pid"]
+        assert wait_for(tmp_path / f"r{last}.jsonl", "done", 600) is not None
+        assert server.ask({"op": "reap", "pid": pid}) == {"pid": pid, "code": 0}
+    finally:
+        server.close()
+    for n in range(1, last + 1):  # what each process found, before it wrote anything
+        events = read_events(tmp_path / f"r{n}.jsonl")
+        assert not [e for e in events if e["event"] == "error"], events
+        check = next(e for e in events if e["event"] == "check")
+        assert check["problems"] == [], (n, check)
+    final = next(e for e in read_events(tmp_path / f"r{last}.jsonl") if e["event"] == "final")
+    assert final["problems"] == [] and final["other"] == 0 and final["orphans"] == 0, final
+    assert final["ready"] == final["searchable"] == 40
+    assert len(consistent(Settings.from_env())) == 40

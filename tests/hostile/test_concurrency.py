@@ -284,7 +284,6 @@ def run_concurrently(
         f"slowest call {slowest:.1f}s; {seen_new} calls saw a document written during the run"
     )
     REPORT.append(summary)
-    assert slowest < 60, f"a call took {slowest:.0f}s"
     assert seen_new > 0, "no reader ever saw a document written during the run"
     assert set(check_index(settings)) == set(writer.current.values())
     return Outcome(calls, writer, errors, unsound, summary, {c.mode for c in fresh})

