@@ -21,7 +21,7 @@ from typing import Literal
 from langchain_core.prompts import ChatPromptTemplate
 
 from qa.answer.scoring import Candidate
-from qa.answer.text import Sentence, split_sentences, strip_citations
+from qa.answer.text import split_sentences, strip_citations
 from qa.types import Passage
 
 #: What the model must reply when the passages lack the answer.
@@ -171,8 +171,9 @@ def excerpts(
     Passages are taken in the order of their best sentence (``candidates`` are
     sorted), at most ``max_passages``. Each gets an even share of what is left
     of ``budget`` characters: a passage that fits is shown whole, a longer one as
-    a window grown from its best sentence to the neighbouring sentences while the
-    share lasts, with "..." where text was left out.
+    its best sentences (up to :data:`SEEDS_PER_PASSAGE`, those within
+    :data:`SEED_SHARE` of its best) grown to their neighbouring sentences while
+    the share lasts, with "..." where text was left out.
 
     >>> from qa.answer.text import split_sentences
     >>> p = Passage("A b. C d. E f. G h.", 1.0, "s", "T", None, "", 0, 19, "c", "d")
@@ -181,40 +182,66 @@ def excerpts(
     ['... C d. E f. ...']
     """
     order: list[int] = []
-    best: dict[int, Sentence] = {}
+    ranked: dict[int, list[Candidate]] = {}
     for c in candidates:
-        if c.passage not in best and len(order) < max_passages:
+        if c.passage not in ranked:
+            if len(order) >= max_passages:
+                continue
             order.append(c.passage)
-            best[c.passage] = c.sentence
+            ranked[c.passage] = []
+        ranked[c.passage].append(c)
     shown, texts = [], []
     left = budget
     for rank, i in enumerate(order):
         share = left // (len(order) - rank)
-        text = _window(passages[i].text, best[i], share)
+        text = _window(passages[i].text, ranked[i], share)
         left -= len(text)
         shown.append(passages[i])
         texts.append(text)
     return shown, texts
 
 
-def _window(text: str, best: Sentence, chars: int) -> str:
+#: A passage's sentences that score at least this share of its best one seed its window.
+SEED_SHARE = 0.8
+SEEDS_PER_PASSAGE = 3
+
+
+def _window(text: str, ranked: list[Candidate], chars: int) -> str:
+    """``text`` whole if it fits in ``chars``, else its best sentences and their neighbours."""
     if len(text) <= chars:
         return text
     sentences = split_sentences(text)
-    at = next((j for j, s in enumerate(sentences) if s.start == best.start), 0)
-    lo = hi = at
-    size = len(sentences[at].text)
+    at = {s.start: j for j, s in enumerate(sentences)}
+    chosen: set[int] = set()
+    size = 0
+    for c in ranked[:SEEDS_PER_PASSAGE]:
+        j = at.get(c.sentence.start)
+        if j is None or (chosen and c.score < SEED_SHARE * ranked[0].score):
+            continue
+        if not chosen or size + len(sentences[j].text) + 1 <= chars:
+            chosen.add(j)
+            size += len(sentences[j].text) + 1
+    if not chosen:
+        chosen, size = {0}, len(sentences[0].text) + 1
     grew = True
-    while grew:
+    while grew:  # grow every piece by a sentence at a time, the one after it first
         grew = False
-        for j in (hi + 1, lo - 1):  # the sentence after first: it usually completes the fact
-            if 0 <= j < len(sentences) and not lo <= j <= hi \
-                    and size + len(sentences[j].text) + 1 <= chars:
-                size += len(sentences[j].text) + 1
-                lo, hi = min(lo, j), max(hi, j)
-                grew = True
-    window = text[sentences[lo].start:sentences[hi].end]
-    return ("... " if lo > 0 else "") + window + (" ..." if hi < len(sentences) - 1 else "")
+        for j in sorted(chosen):
+            for n in (j + 1, j - 1):
+                if 0 <= n < len(sentences) and n not in chosen \
+                        and size + len(sentences[n].text) + 1 <= chars:
+                    chosen.add(n)
+                    size += len(sentences[n].text) + 1
+                    grew = True
+    parts, last = [], -1
+    for j in sorted(chosen):
+        if j != last + 1:
+            parts.append("...")
+        parts.append(sentences[j].text)
+        last = j
+    if last < len(sentences) - 1:
+        parts.append("...")
+    return " ".join(parts)
 
 
 def passages_block(passages: list[Passage], texts: list[str]) -> str:
