@@ -10,6 +10,15 @@ sentences into the next chunk when a long run of text is cut.
 No chunk is longer than the embedding model accepts, counting the title line
 that is embedded with it (see :func:`embedding_text`); text past the model's
 limit would be cut silently and never found.
+
+Text without whitespace is cut too. A WordPiece tokenizer reads a run of more
+than ``MAX_WORD_CHARS`` (100) characters without a space as one unknown piece,
+so a 3 MB "word" would count as a single piece. The chunker counts such a run
+as if it were cut every 100 characters, and the rule is: **a run without
+whitespace is hard-split every 100 characters, and those pieces are packed like
+words, so that no chunk exceeds the word-piece budget** (``chunk_tokens``, less
+the title line) under that count; a piece that alone exceeds the budget is cut
+again by characters until it fits.
 """
 
 from __future__ import annotations
@@ -29,6 +38,10 @@ TABLE = "table"
 # whitespace; abbreviations are rare enough in the corpora that this is kept simple.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 _WORD = re.compile(r"\S+")
+#: WordPiece's ``max_input_chars_per_word``: a longer run reads as one unknown piece.
+MAX_WORD_CHARS = 100
+_SPACE = re.compile(r"\s")
+_LONG_RUN = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ def chunk_document(
             next chunk when a run of text is cut inside a section.
         max_tokens: the model's limit; the header line counts against it.
     """
+    count_tokens = honest_counter(count_tokens)
     headers = {b.section for b in doc.blocks}
     header_tokens = dict(
         zip(headers, count_tokens([embedding_header(doc.title, s) for s in headers]), strict=True)
@@ -128,6 +142,31 @@ def chunk_document(
     return _merge_heading_only(chunks, doc, doc_id)
 
 
+def honest_counter(count_tokens: TokenCounter) -> TokenCounter:
+    """``count_tokens`` that counts a run without whitespace as if cut every 100 characters.
+
+    A tokenizer reads a 3 MB run of letters as one unknown word piece; counted
+    this way it is about a million pieces, and the chunker splits it to fit.
+    """
+
+    def count(texts: list[str]) -> list[int]:
+        return count_tokens([_cut_long_runs(t) for t in texts])
+
+    return count
+
+
+def _cut_long_runs(text: str) -> str:
+    if len(text) <= MAX_WORD_CHARS:
+        return text
+    return _LONG_RUN.sub(
+        lambda m: " ".join(_pieces(m.group(), MAX_WORD_CHARS)), text
+    )
+
+
+def _pieces(run: str, size: int) -> list[str]:
+    return [run[i : i + size] for i in range(0, len(run), size)]
+
+
 def _units(
     doc: LoadedDocument,
     count_tokens: TokenCounter,
@@ -136,7 +175,8 @@ def _units(
     max_tokens: int,
 ) -> list[_Unit]:
     """Blocks that fit as they are, else their sentences, else word windows."""
-    sizes = count_tokens([doc.text[b.start : b.end] for b in doc.blocks])
+    sizes = _counts_up_to(count_tokens, [doc.text[b.start : b.end] for b in doc.blocks],
+                          chunk_tokens)
     units: list[_Unit] = []
     for i, (block, tokens) in enumerate(zip(doc.blocks, sizes, strict=True)):
         limit = min(chunk_tokens, max_tokens - header_tokens[block.section] - 2)
@@ -147,7 +187,7 @@ def _units(
         table = block.kind == TABLE
         spans = (_row_spans if table else _sentence_spans)(doc.text, block.start, block.end)
         kind = TABLE if table else "text"
-        counts = count_tokens([doc.text[s:e] for s, e in spans])
+        counts = _counts_up_to(count_tokens, [doc.text[s:e] for s, e in spans], limit)
         for (s, e), n in zip(spans, counts, strict=True):
             if n <= limit:
                 units.append(_Unit(s, e, n, block.page, block.section, kind, i))
@@ -174,6 +214,18 @@ def _row_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
+def _counts_up_to(count_tokens: TokenCounter, texts: list[str], limit: int) -> list[int]:
+    """Word pieces of each text, or ``limit + 1`` for a text sure to have more than ``limit``.
+
+    Every piece covers at most ``MAX_WORD_CHARS`` characters that are not whitespace,
+    so a text with more of them than ``limit`` times that is too long without asking
+    the tokenizer, which takes seconds per megabyte of text without spaces.
+    """
+    sure = [len(t) - len(_SPACE.findall(t)) > limit * MAX_WORD_CHARS for t in texts]
+    counted = iter(count_tokens([t for t, skip in zip(texts, sure, strict=True) if not skip]))
+    return [limit + 1 if skip else next(counted) for skip in sure]
+
+
 def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = start
@@ -189,8 +241,16 @@ def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _word_windows(
     text: str, start: int, end: int, limit: int, count_tokens: TokenCounter
 ) -> list[tuple[int, int, int]]:
-    """Cut a too-long sentence into runs of whole words of at most ``limit`` word pieces."""
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+    """Cut a too-long sentence into runs of whole words of at most ``limit`` word pieces.
+
+    A run without whitespace longer than ``MAX_WORD_CHARS`` is taken as pieces of
+    that many characters, each packed like a word (see the module docstring).
+    """
+    words = [
+        (p, min(m.end(), p + MAX_WORD_CHARS))
+        for m in _WORD.finditer(text, start, end)
+        for p in range(m.start(), m.end(), MAX_WORD_CHARS)
+    ]
     counts = count_tokens([text[s:e] for s, e in words])
     windows: list[tuple[int, int, int]] = []
     i = 0
@@ -199,16 +259,30 @@ def _word_windows(
         while j < len(words) and total + counts[j] <= limit:
             total += counts[j]
             j += 1
-        if j == i:  # one "word" longer than the limit: cut it by characters
-            s, e = words[i]
-            step = max(1, (e - s) * limit // max(counts[i], 1))
-            for cs in range(s, e, step):
-                ce = min(e, cs + step)
-                windows.append((cs, ce, count_tokens([text[cs:ce]])[0]))
+        if j == i:  # one piece longer than the limit: cut it by characters until it fits
+            windows += _char_windows(text, *words[i], counts[i], limit, count_tokens)
             i += 1
             continue
         windows.append((words[i][0], words[j - 1][1], total))
         i = j
+    return windows
+
+
+def _char_windows(
+    text: str, start: int, end: int, tokens: int, limit: int, count_tokens: TokenCounter
+) -> list[tuple[int, int, int]]:
+    """``text[start:end]`` in runs of characters of at most ``limit`` word pieces each."""
+    windows: list[tuple[int, int, int]] = []
+    pos = start
+    step = max(1, (end - start) * limit // max(tokens, 1))
+    while pos < end:
+        stop = min(end, pos + step)
+        n = count_tokens([text[pos:stop]])[0]
+        while n > limit and stop - pos > 1:
+            stop = pos + max(1, (stop - pos) * limit // n)
+            n = count_tokens([text[pos:stop]])[0]
+        windows.append((pos, stop, n))
+        pos = stop
     return windows
 
 

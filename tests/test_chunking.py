@@ -86,3 +86,41 @@ def test_seed_chunks_fit_the_model(embedder) -> None:  # type: ignore[no-untyped
     assert max(embedder.count_tokens(bodies)) <= embedder.max_tokens
     assert any("Pakistan and China" in c.text for c in chunks)
     assert not any("<u>" in c.text for c in chunks)
+
+
+def test_a_run_without_whitespace_is_hard_split_every_100_characters() -> None:
+    """The rule of the module docstring, with a tokenizer of one piece per 10 characters."""
+    from qa.chunking import MAX_WORD_CHARS, honest_counter
+
+    def tens(texts: list[str]) -> list[int]:  # a word over 100 characters is one piece
+        return [sum(1 if len(w) > 100 else -(-len(w) // 10) for w in t.split()) for t in texts]
+
+    assert tens(["x" * 5000]) == [1]
+    assert honest_counter(tens)(["x" * 5000, "ab " * 3]) == [500, 3]
+    run = "".join(chr(ord("a") + i % 26) for i in range(5000))
+    doc = doc_of([("text", run, None, "")])
+    chunks = chunk_document(doc, "d", tens, chunk_tokens=30, overlap=0, max_tokens=40)
+    # 30 pieces of budget = three 100-character cuts (10 pieces each) per chunk.
+    assert [len(c.text) for c in chunks] == [300] * 16 + [200]
+    assert all(c.text == run[c.start : c.end] for c in chunks)
+    assert "".join(c.text for c in chunks) == run
+    assert MAX_WORD_CHARS == 100
+
+
+@pytest.mark.slow
+def test_a_3_mb_word_fits_the_model(embedder) -> None:  # type: ignore[no-untyped-def]
+    """3 MB of words run together: every chunk fits, none is longer than the rule allows."""
+    import random
+
+    from qa.chunking import MAX_WORD_CHARS, honest_counter
+
+    rng = random.Random(3)
+    syllables = ["river", "stone", "lantern", "orbit", "meadow", "copper", "violet", "harbor"]
+    text = "".join(rng.choice(syllables) for _ in range(600_000))[: 3 * 2**20]
+    doc = doc_of([("text", text, None, "")], title="A title")
+    chunks = chunk_document(doc, "d", embedder.count_tokens, max_tokens=embedder.max_tokens)
+    bodies = [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
+    assert max(honest_counter(embedder.count_tokens)(bodies)) <= embedder.max_tokens
+    assert max(len(c.text) for c in chunks) <= 200 * MAX_WORD_CHARS
+    assert len(chunks) > 3 * 2**20 // (200 * MAX_WORD_CHARS)
+    assert "".join(c.text for c in chunks) == text
