@@ -23,7 +23,7 @@ import re
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
-from qa.answer.prompts import CONDENSE_PROMPT, condense_context
+from qa.answer.prompts import CONDENSE_PROMPT, SMALL_BUDGET, budget_for, condense_context
 from qa.answer.text import content_words, stem
 from qa.retrieval import STOPWORDS
 
@@ -145,10 +145,17 @@ def condense_rule_based(question: str, history: list[dict[str, str]]) -> str:
 def standalone_question(
     question: str, history: list[dict[str, str]], chat: BaseChatModel | None
 ) -> str:
-    """The question to search with: ``question`` made standalone from ``history``."""
+    """The question to search with: ``question`` made standalone from ``history``.
+
+    A model with a large context rewrites it (:func:`condense_with_model`). The
+    rule does it without a model, and for a small local model too: a rewrite costs
+    the local model about 3 s before the answer can start, and on MTRAG's
+    follow-up turns the rule's query retrieves as well as people's own rewrites
+    (R@5 0.598 against 0.585, ``qa eval chat --retrieval-only``).
+    """
     if not history:
         return question
-    if chat is None:
+    if chat is None or budget_for(chat) is SMALL_BUDGET:
         return condense_rule_based(question, history)
     return condense_with_model(question, history, chat)
 

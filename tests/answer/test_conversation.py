@@ -11,8 +11,9 @@ import logging
 import pytest
 
 from qa import Answer, ask
-from qa.answer import rewrite
+from qa.answer.ask import chat_model
 from qa.answer.citations import claims
+from qa.answer.condense import condense_with_model
 from qa.config import Settings
 
 from .conftest import needs_local
@@ -86,10 +87,13 @@ def test_summary_reads_the_document(conversation: list[Answer]) -> None:
 
 def test_model_rewrite_of_a_follow_up(seed_settings: Settings,
                                       caplog: pytest.LogCaptureFixture) -> None:
+    """The rewrite a large model gets, made here by the real local model."""
     history = [{"role": "user", "content": TURNS[0]},
                {"role": "assistant", "content": "Pakistan and China took part [1]."}]
+    chat = chat_model("local", seed_settings)
+    assert chat is not None
     with caplog.at_level(logging.INFO, logger="qa.answer.condense"):
-        query = rewrite(TURNS[1], history, llm="local", settings=seed_settings)
+        query = condense_with_model(TURNS[1], history, chat)
     assert not any("unusable rewrite" in r.getMessage() for r in caplog.records), query
     assert "February" in query and "invited" in query  # the user's own words stay
     assert "Moscow" in query or "conference" in query.lower(), query
