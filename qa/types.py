@@ -182,6 +182,9 @@ class Answer:
             question was too vague to answer from the documents (not a refusal).
         route: "passages" (the best passages answered it) or "document" (a
             whole-document question: the document itself was read).
+        signals: the numbers the refusal decision looked at ("best_sentence":
+            the best passage sentence's score for the question; "top_passage":
+            the best passage's retrieval score).
     """
 
     question: str
@@ -195,6 +198,7 @@ class Answer:
     flagged: list[str] = field(default_factory=list)
     clarifying: bool = False
     route: str = "passages"
+    signals: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,4 +213,5 @@ class Answer:
             "flagged": self.flagged,
             "clarifying": self.clarifying,
             "route": self.route,
+            "signals": self.signals,
         }

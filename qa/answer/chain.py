@@ -374,7 +374,17 @@ def _answer(state: _State, backend: str, text: str, refused: bool, passages: lis
     return Answer(question=state.question, text=text, refused=refused, citations=citations,
                   passages=passages, standalone_question=state.standalone, backend=backend,
                   timings=dict(state.timings), flagged=flagged, clarifying=clarifying,
-                  route="document" if state.route == "document" else "passages")
+                  route="document" if state.route == "document" else "passages",
+                  signals=_signals(state))
+
+
+def _signals(state: _State) -> dict[str, float]:
+    out = {}
+    if state.candidates:
+        out["best_sentence"] = round(state.candidates[0].score, 4)
+    if state.passages:
+        out["top_passage"] = round(state.passages[0].score, 4)
+    return out
 
 
 def _bounded(chat: BaseChatModel, max_tokens: int) -> Runnable[Any, Any]:

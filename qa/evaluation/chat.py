@@ -320,6 +320,7 @@ def _ask_qa(task: Task, settings: Settings, backend: str, k: int | None) -> dict
         "words": len(text.split()),
         "first_token": answer.timings.get("first_token", wall),
         "total": answer.timings.get("total", wall),
+        "signals": answer.signals, "flagged": answer.flagged,
     }
 
 
