@@ -29,6 +29,17 @@ _SPACES = re.compile(r"\s+")
 PARAGRAPH_BREAK = "\n\n"
 #: Why a pipe, socket or device is never opened (reading one may never end).
 NOT_REGULAR = "is not a regular file (a pipe, socket or device); not read"
+# What a text file holds little of, whatever its encoding: C0 and C1 controls (tab,
+# newlines and form feed aside), U+FFFD (bytes that decoded to nothing), private-use
+# characters and the noncharacters/specials at the end of the Basic Multilingual Plane.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff\ufff0-\ufffc\ufffe\uffff]")
+#: Above this share of such characters a decoded file is binary data, not text.
+MAX_NOT_TEXT_SHARE = 0.05
+# A text of at least this many visible characters uses at least MIN_ALPHABET of them:
+# "DDDD…" or "0101…" is a filler or a dump, never prose (DNA's ACGT and a CSV of 0/1
+# values still pass).
+_ALPHABET_SAMPLE = 64
+MIN_ALPHABET = 3
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -77,6 +88,32 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         ) from None
     except OSError as exc:
         raise LoaderError(str(path), f"cannot be read: {one_line(exc)}") from None
+
+
+def not_text(text: str) -> str | None:
+    """Why decoded file contents are not text, or None when they are.
+
+    Binary data decoded in some encoding comes out as controls, U+FFFD and private-use
+    characters, or (after those are stripped) as a tiny alphabet repeated; either is
+    refused rather than indexed as a document of garbage.
+    """
+    if not text:
+        return None
+    odd = len(_NOT_TEXT.findall(text))
+    if odd > MAX_NOT_TEXT_SHARE * len(text):
+        return (
+            f"looks like a binary file, not text ({odd * 100 // len(text)}% of its characters "
+            "are control or undecodable characters); check that it really is a text file"
+        )
+    sample = _SPACES.sub("", strip_controls(text[: 2**20]))
+    alphabet = set(sample)
+    if len(sample) >= _ALPHABET_SAMPLE and len(alphabet) < MIN_ALPHABET:
+        shown = "".join(sorted(alphabet))
+        return (
+            f"looks like a binary file or filler, not text (only the characters {shown!r} "
+            "repeated); check that it really is a text file"
+        )
+    return None
 
 
 def _too_big(path: Path, size: int, max_bytes: int) -> LoaderError:

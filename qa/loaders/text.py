@@ -11,7 +11,14 @@ from pathlib import Path
 import charset_normalizer
 
 from qa.errors import UnsupportedFileError
-from qa.loaders.base import Outline, TextBuilder, clean_title, strip_controls, title_or_stem
+from qa.loaders.base import (
+    Outline,
+    TextBuilder,
+    clean_title,
+    not_text,
+    strip_controls,
+    title_or_stem,
+)
 from qa.types import LoadedDocument
 
 logger = logging.getLogger(__name__)
@@ -68,6 +75,10 @@ def decode(path: Path, data: bytes) -> str:
     text = _mostly_utf8(data)
     if text is not None:
         encoding = "UTF-8 with repairs"
+    elif b"\x00" not in data and (text := _utf8(data)) is not None:
+        # Valid UTF-8 is UTF-8: charset-normalizer may read odd but valid UTF-8 (control
+        # characters, say) as gb18030 and turn it into Chinese-looking mojibake.
+        encoding = "UTF-8"
     else:
         matches = charset_normalizer.from_bytes(data)
         best = matches.best()
@@ -84,8 +95,18 @@ def decode(path: Path, data: bytes) -> str:
                 text = data.decode("cp1252")
     if text and len(_CONTROL.findall(text)) / len(text) > _MAX_CONTROL_SHARE:
         raise _binary(path)
+    reason = not_text(text.lstrip("\ufeff"))
+    if reason is not None:
+        raise UnsupportedFileError(str(path), reason)
     logger.debug("%s decoded as %s", path, encoding)
     return text.lstrip("\ufeff").replace("\x00", "")
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _mostly_utf8(data: bytes) -> str | None:

@@ -106,6 +106,30 @@ def no_whitespace(marker: str) -> str:
     return marker + "-" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(100_000))
 
 
+def mostly_controls(marker: str) -> str:
+    """Valid UTF-8 whose characters are nearly all C0/C1 controls, with a little prose."""
+    rng = random.Random(marker)
+    controls = [chr(c) for c in (*range(1, 9), *range(14, 32), *range(0x80, 0xA0))]
+    return "".join(rng.choice(controls) for _ in range(20_000)) + h.prose(marker, 2)
+
+
+def bits(marker: str) -> str:
+    rng = random.Random(marker)
+    return "".join(rng.choice("01") for _ in range(40_000))
+
+
+def no_whitespace_words(marker: str, size: int) -> str:
+    """``size`` characters of words run together without a single space."""
+    rng = random.Random(marker)
+    out = [marker, "-"]
+    length = len(marker) + 1
+    while length < size:
+        word = rng.choice(h.WORDS)
+        out.append(word)
+        length += len(word)
+    return "".join(out)[:size]
+
+
 def punctuated_blob(marker: str) -> str:
     rng = random.Random(marker)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
@@ -404,10 +428,24 @@ CASES: list[Case] = [
          ("not a readable pdf",)),
     Case("docx-binary", file("program.docx", lambda m: binary(7)), ("failed",),
          ("not a zip",)),
+    # Binary data that decodes to "text": no NUL or magic header to give it away.
+    Case("txt-random-bytes", file("noise.txt", lambda m: random.Random(m).randbytes(50_000)),
+         ("failed",), ("binary",)),
+    Case("txt-mostly-controls", file("controls.txt", mostly_controls), ("failed",),
+         ("binary",)),
+    Case("txt-mostly-replacement", file("fffd.txt", lambda m: "\ufffd" * 20_000 + h.prose(m, 2)),
+         ("failed",), ("binary", "undecodable")),
+    Case("txt-tiny-alphabet", file("filler.txt", lambda m: "D" * 50_000), ("failed",),
+         ("binary", "'D'")),
+    Case("txt-bits", file("bits.txt", bits), ("failed",), ("binary", "'01'")),
+    Case("md-tiny-alphabet", file("filler.md", lambda m: "AB" * 20_000), ("failed",),
+         ("binary", "'AB'")),
     # --- text: lines, whitespace, encodings, NUL and control characters ---------------------
     Case("txt-long-line", file("line.txt", long_line), ("added",)),
     Case("txt-no-whitespace", file("blob.txt", no_whitespace), ("added",)),
     Case("txt-no-whitespace-punct", file("base64.txt", punctuated_blob), ("added",)),
+    Case("txt-no-whitespace-words", file("run.txt", lambda m: no_whitespace_words(m, 200_000)),
+         ("added",)),
     Case("txt-utf16-bom", file("utf16.txt", lambda m: f"{h.prose(m, 3)}\n\n{FRENCH}".encode(
         "utf-16")), ("added",), contains=("crème brûlée",)),
     Case("txt-utf16le-nobom", file("utf16le.txt", lambda m: f"{h.prose(m, 3)}\n\n{FRENCH}".encode(

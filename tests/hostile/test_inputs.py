@@ -29,6 +29,7 @@ from tests.hostile.conftest import REPORT
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("shared_model")]
 
 GOOD = ("good-first.txt", "good-last.md")
+LONGEST: list[tuple[int, int]] = []  # (characters, word pieces) of the longest chunk of each file
 SHARED = [case for case in CASES if not case.alone]
 ALONE = [case for case in CASES if case.alone]
 
@@ -102,8 +103,28 @@ def check_case(case: Case, results: list[FileResult], settings: Settings) -> Non
         for unwanted in case.absent:
             assert unwanted not in row.title, f"{unwanted!r} in the title {row.title!r}"
             assert unwanted not in text and not any(unwanted in c for c in chunks), unwanted
+        check_chunk_sizes(row.title, store.registry.chunks_of(info, result.doc_id), settings)
         hits = retrieve(case.marker, k=5, mode="keyword", settings=settings)
         assert any(p.doc_id == result.doc_id for p in hits), f"{case.marker} does not find it"
+
+
+def check_chunk_sizes(title: str, chunks: list, settings: Settings) -> None:  # type: ignore[type-arg]
+    """No chunk, with its title line, exceeds the model's word-piece limit.
+
+    Counted as the chunker's rule has it (``honest_counter``: a run without spaces
+    counts as cut every 100 characters, as WordPiece would read it as one unknown
+    piece); the longest chunk is recorded for the closing report.
+    """
+    from qa.chunking import MAX_WORD_CHARS, embedding_header, embedding_text, honest_counter
+    from qa.embeddings import get_embedder
+
+    embedder = get_embedder(settings)
+    bodies = [embedding_text(embedding_header(title, c.section), c.text) for c in chunks]
+    counts = honest_counter(embedder.count_tokens)(bodies)
+    assert max(counts) <= embedder.max_tokens, (max(counts), embedder.max_tokens)
+    longest = max(len(c.text) for c in chunks)
+    assert longest <= settings.chunk_tokens * MAX_WORD_CHARS, longest
+    LONGEST.append((longest, max(counts)))
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +143,11 @@ def shared_batch(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         f"({failed} failed cleanly) + 2 good files in {batch.usage.seconds:.1f}s"
     )
     yield batch
+    if LONGEST:
+        REPORT.append(
+            f"chunks of {len(LONGEST)} indexed files: longest {max(LONGEST)[0]} characters; "
+            f"at most {max(n for _, n in LONGEST)} word pieces with the title line"
+        )
     _cache.pop(key, None)
 
 

@@ -99,3 +99,33 @@ def test_a_link_to_a_device_is_refused(tmp_path: Path) -> None:
     path.symlink_to("/dev/zero")
     with pytest.raises(LoaderError, match="without a suffix"):  # it is read as what it names
         load(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("D" * 5000, "only the characters 'D'"),
+        ("01" * 2000, "only the characters '01'"),
+        ("AB AB\nAB " * 500, "only the characters 'AB'"),
+        ("\ufffd" * 900 + "some words here", "undecodable"),
+        ("".join(chr(0x80 + i % 32) for i in range(900)) + "a few words", "control"),
+    ],
+)
+def test_decoded_garbage_is_not_text(content: str, reason: str) -> None:
+    with pytest.raises(UnsupportedFileError, match="binary") as caught:
+        decode(Path("x.txt"), content.encode())
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "ACGT" * 1000,  # a DNA sequence is text
+        "0,1\n1,0\n" * 500,  # so is a CSV of 0/1 values
+        "D" * 63,  # too short to judge
+        "A line of prose. " * 200 + "\ufffd" * 20,  # a few bad bytes in a real text
+        "日本語のテキストです。" * 300,  # no spaces, many characters
+    ],
+)
+def test_text_that_merely_looks_odd_is_kept(content: str) -> None:
+    assert decode(Path("x.txt"), content.encode()) == content
