@@ -28,6 +28,7 @@ from qa import QAError, Settings, documents, ingest, remove
 from qa.answer import ask_stream
 from qa.answer.ask import chat_model
 from qa.llm import available_backends, parse_spec
+from qa.llm.llama_chat import BackgroundLoad
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.pipeline import IngestProgress, ProgressCallback
 from qa.render import render_page
@@ -178,12 +179,48 @@ def open_index(settings: Settings) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def load_answer_model(spec: str, data_dir: str, _settings: Settings) -> None:
-    """Load the chosen chat model once per process (llama.cpp weights load on first use,
-    so the local model answers one token here). Remote models are not called."""
-    chat = chat_model(spec, _settings)
-    if chat is not None and parse_spec(spec).kind == "local":
-        chat.invoke("Hi", max_tokens=1)
+def answer_model_loading(spec: str, data_dir: str, _settings: Settings) -> BackgroundLoad | None:
+    """Start loading the chosen chat model in a background thread, once per process.
+
+    The page and the chat input do not wait for it: a question asked meanwhile waits
+    only for what is left of the load. The local model answers one token once loaded,
+    so its buffers are ready too; remote models are built, not called. None for
+    extractive, which has no model.
+    """
+    if parse_spec(spec).kind == "extractive":
+        return None
+
+    def load() -> None:
+        chat = chat_model(spec, _settings)
+        if chat is not None and parse_spec(spec).kind == "local":
+            chat.invoke("Hi", max_tokens=1)
+
+    return BackgroundLoad(load, name=f"answer model {spec}")
+
+
+def answer_model_status(spec: str, data_dir: str, settings: Settings) -> None:
+    """Say whether the answer model is loading, ready or failed; redrawn each second
+    while it loads."""
+    job = answer_model_loading(spec, data_dir, settings)
+    if job is None:
+        return
+
+    def draw() -> None:
+        if job.state == "loading":
+            st.caption(escape_markdown(f"Loading the answer model ({spec})…"),
+                       help="Questions can be asked already; the first answer waits for the "
+                            "rest of the load.")
+        elif job.error is not None:
+            st.error(escape_markdown(error_message(f"Loading the answer backend '{spec}'",
+                                                   job.error)), icon=ERROR_ICON)
+        else:
+            st.caption(escape_markdown(f"Answer model ready ({spec}, loaded in "
+                                       f"{job.seconds or 0:.1f} s)."))
+
+    if job.state == "loading":
+        st.fragment(draw, run_every=1.0)()
+    else:
+        draw()
 
 
 def seed_first_run(settings: Settings) -> None:
@@ -489,19 +526,32 @@ def main() -> None:
     init_state(base)
     with st.sidebar:
         st.button("New chat", on_click=new_chat, icon=":material/add_comment:", width="stretch")
+        model_area = st.container()
         documents_area = st.container()
         st.divider()
         settings = settings_panel(base)
-    with shown_errors("Loading the embedding model") as loaded:
-        with st.spinner("Loading the embedding model (the first start takes a little while)…"):
-            open_index(settings)
-        if settings.collection == base.collection:
-            seed_first_run(settings)
-    if not loaded.ok:
-        return
-    with (shown_errors(f"Loading the answer backend '{settings.llm}'"),
-          st.spinner(f"Loading the answer backend '{settings.llm}'…")):
-        load_answer_model(settings.llm, str(settings.data_dir.resolve()), settings)
+    data_dir = str(settings.data_dir.resolve())
+    with shown_errors(f"Loading the answer backend '{settings.llm}'"):
+        answer_model_loading(settings.llm, data_dir, settings)  # starts in the background
+    with model_area:
+        answer_model_status(settings.llm, data_dir, settings)
+    ready_key = f"index-ready:{data_dir}:{settings.collection}"
+    if not st.session_state.get(ready_key):
+        # The chat input is on the page from the first paint, disabled while the index
+        # opens (and, on the very first run, the seeds are indexed), so nothing typed at
+        # once lands in another field; the rerun below enables it.
+        st.chat_input("Preparing the documents… you can ask in a moment", disabled=True,
+                      key="question-wait")
+        with shown_errors("Loading the embedding model") as loaded:
+            with st.spinner("Loading the embedding model (the first start takes a little "
+                            "while)…"):
+                open_index(settings)
+            if settings.collection == base.collection:
+                seed_first_run(settings)
+        if not loaded.ok:
+            return
+        st.session_state[ready_key] = True
+        st.rerun()
     with documents_area, shown_errors("Listing the documents"):
         documents_panel(settings)
     chat_panel(settings)

@@ -9,6 +9,9 @@ cached prompt prefix and can report log-probabilities as OpenAI does
 ``response_metadata["logprobs"]["content"]``). The ``Llama`` itself is loaded
 on first use and kept once per process (see :func:`load_llama`); a lock per
 model serializes calls, since one ``Llama`` cannot serve two threads at once.
+:meth:`LlamaCppChatModel.warm_up` loads it ahead of the first call, and
+:class:`BackgroundLoad` runs such a load in a thread (the web app starts one at
+launch, so the first question does not wait for the weights).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -87,6 +91,51 @@ def load_llama(path: str, n_ctx: int = N_CTX, n_threads: int = N_THREADS) -> Loa
         return _loaded[key]
 
 
+class BackgroundLoad:
+    """Runs ``load`` once in a daemon thread and says how it went.
+
+    ``state`` is "loading", then "ready" or "failed" (``error`` holds why);
+    ``seconds`` is how long it took. Whoever needs the result meanwhile simply
+    calls the loader again: :func:`load_llama` makes a second caller wait for
+    the first load instead of loading twice.
+
+    Example:
+        >>> job = BackgroundLoad(chat.warm_up, name="answer model")  # doctest: +SKIP
+        >>> job.state  # doctest: +SKIP
+        'loading'
+    """
+
+    def __init__(self, load: Callable[[], object], name: str = "model") -> None:
+        self.name = name
+        self.error: Exception | None = None
+        self.seconds: float | None = None
+        self._started = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(load,), daemon=True,
+                                        name=f"qa-load-{name}")
+        self._thread.start()
+
+    def _run(self, load: Callable[[], object]) -> None:
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - reported through ``state``
+            self.error = exc
+            log.warning("loading the %s failed: %s", self.name, exc)
+        finally:
+            self.seconds = time.monotonic() - self._started
+            self._done.set()
+
+    @property
+    def state(self) -> Literal["loading", "ready", "failed"]:
+        if not self._done.is_set():
+            return "loading"
+        return "failed" if self.error is not None else "ready"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the load ended (True) or ``timeout`` seconds passed (False)."""
+        return self._done.wait(timeout)
+
+
 def _wrap(llama: Llama, llama_cpp: Any, formatter: Any) -> Loaded:
     text = llama.metadata.get("tokenizer.chat_template")
     if not text:
@@ -148,6 +197,10 @@ class LlamaCppChatModel(BaseChatModel):
             "temperature": self.temperature,
             "n_ctx": self.n_ctx,
         }
+
+    def warm_up(self) -> None:
+        """Load the weights now (once per process), so the first call does not wait."""
+        load_llama(self.model_path, self.n_ctx, self.n_threads)
 
     def token_ids(self, text: str) -> list[int]:
         """The model's tokens for ``text`` (loads the model), e.g. for ``logit_bias``."""
