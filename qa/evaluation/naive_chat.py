@@ -92,9 +92,9 @@ class NaiveChat:
         done = folder / "complete"
         if not done.exists():
             self._build(docs, embeddings)
-        store = Chroma(collection_name="naive", embedding_function=embeddings,
-                       persist_directory=str(folder / "chroma"))
-        self.chain = build_chain(chat, store.as_retriever(search_kwargs={"k": TOP_K}))
+        self.store = Chroma(collection_name="naive", embedding_function=embeddings,
+                            persist_directory=str(folder / "chroma"))
+        self.chain = build_chain(chat, self.store.as_retriever(search_kwargs={"k": TOP_K}))
 
     def _build(self, docs: list[dict[str, Any]], embeddings: Any) -> None:
         from langchain_chroma import Chroma

@@ -24,13 +24,15 @@ from qa.evaluation.mtrag import (
     ANSWERABLE_SAMPLE,
     Span,
     Task,
+    load_documents,
     load_tasks,
     loaded_documents,
     passage_spans,
     primary_type,
     sample_tasks,
 )
-from qa.evaluation.naive_chat import is_idk
+from qa.evaluation.naive_chat import NaiveChat, is_idk, naive_embeddings
+from qa.llm.factory import local_available
 from tests.conftest import ROOT, SHARED_DATA
 
 MTRAG = SHARED_DATA / "mtrag"
@@ -211,3 +213,31 @@ def test_eval_chat_cli_on_real_mtrag(tmp_path: Path, capsys: pytest.CaptureFixtu
     # The same three tasks head the all-domain sample's govt tasks: a prefix, not a new draw.
     govt = [t.task_id for t in sample_tasks(load_tasks(MTRAG)) if t.domain == "govt"][:3]
     assert [r["task_id"] for r in rows] == govt
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+@needs_mtrag
+@pytest.mark.skipif(not local_available(), reason="extra 'local' not installed")
+def test_naive_chain_answers_a_follow_up_with_the_local_model(tmp_path: Path) -> None:
+    from qa.answer.ask import chat_model
+    from qa.config import Settings
+
+    task = next(t for t in sample_tasks(load_tasks(MTRAG))
+                if t.domain == "govt" and t.answerability == "ANSWERABLE" and t.history)
+    docs = load_documents(MTRAG, "govt")
+    spans = passage_spans(docs)
+    gold = {spans[p].doc for p in task.gold_passages}
+    few = [d for d in docs if d["id"] in gold] + [d for d in docs if d["id"] not in gold][:2]
+    settings = Settings.from_env()
+    chat = chat_model("local", settings)
+    embeddings = naive_embeddings(settings.embed_model)
+    naive = NaiveChat(few, tmp_path / "naive", chat, embeddings)
+    chunks = int((tmp_path / "naive" / "complete").read_text())
+    reply = naive.ask(task.question, task.messages())
+    assert reply.text.strip()
+    assert len(reply.contexts) == min(4, chunks)
+    assert 0 < reply.first_token <= reply.total
+    assert k_precision(reply.text, reply.contexts) > 0.3
+    again = NaiveChat([], tmp_path / "naive", chat, embeddings)  # the finished index is kept
+    assert again.store._collection.count() == chunks
