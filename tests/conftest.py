@@ -28,6 +28,9 @@ os.environ["QA_MODEL_DIR"] = str(MODEL_DIR)
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SEED_QUESTION = "Which countries attended the conference Moscow hosted in January?"
+# QA_* variables that are the test run's own, not settings from the developer's shell.
+KEPT_QA_VARS = frozenset({"QA_DATA_DIR", "QA_MODEL_DIR", "QA_CRASH_SEED",
+                          "QA_README_SCREENSHOTS"})
 
 
 @pytest.fixture(scope="session")
@@ -41,11 +44,12 @@ def model_dir() -> Path:
 def data_dir(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point QA_DATA_DIR at a fresh folder so no test touches a user's store."""
     folder = tmp_path / "qa_data"
+    # Every QA_* setting of the developer's shell is dropped, so a test sees qa's
+    # defaults; a test that wants one sets it itself.
+    for var in [v for v in os.environ if v.startswith("QA_") and v not in KEPT_QA_VARS]:
+        monkeypatch.delenv(var)
     monkeypatch.setenv("QA_DATA_DIR", str(folder))
     monkeypatch.setenv("QA_MODEL_DIR", str(model_dir))
-    for var in ("QA_COLLECTION", "QA_CHROMA_HOST", "QA_CHROMA_PORT", "QA_EMBED_MODEL",
-                "QA_EMBED_BACKEND", "QA_SEARCH_MODE", "QA_LLM"):
-        monkeypatch.delenv(var, raising=False)
     return folder
 
 
@@ -108,3 +112,59 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+SERVER_MODULES = ["llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context",
+                  "pydantic_settings"]
+
+
+@pytest.fixture(scope="session")
+def openai_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on loopback, one for the whole run,
+    serving the local answer model (Qwen2.5-Coder-1.5B) as ``qwen``; yields its base URL.
+
+    The same model as the ``local`` backend, so a test through ``openai:qwen`` can
+    hold the answer to the facts the seeds state.
+    """
+    import importlib.util
+    import urllib.request
+
+    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"the OpenAI-compatible server needs {', '.join(missing)}")
+    from qa.config import Settings
+    from qa.llm import ensure_local_model
+
+    model = ensure_local_model(Settings(model_dir=model_dir))
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("openai-server") / "server.log"
+    log_file = log_path.open("wb")
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias",
+           "qwen", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+           "--n_threads", "2"]
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}  # see qa.llm.llama_chat.load_llama
+    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}; see {log_path}")
+            try:
+                with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready after 180 s; see {log_path}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_file.close()

