@@ -1,4 +1,4 @@
-"""The parse worker: ``python -m qa.parse_worker``, started by :mod:`qa.parsing`.
+"""The parse worker, started by :mod:`qa.parsing` (``python -m qa.parse_worker`` runs it too).
 
 It runs as a module of its own, never as a copy of the caller's program, so it
 works the same under a script without a main guard, ``python -``, ``python -c``,

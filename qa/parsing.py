@@ -5,9 +5,8 @@ file, not the ingest: the worker is killed and restarted and the file fails
 with a one-line message. The worker also parses the next files while the main
 process embeds the current one, so parsing and encoding overlap.
 
-The worker is ``python -m qa.parse_worker`` (see :mod:`qa.parse_worker`), started
-with the caller's interpreter and talking over two pipes. It never imports the
-caller's main module, so ingesting works the same from a script without a
+The worker is :mod:`qa.parse_worker`, run by a fresh process of the caller's
+interpreter and talking over two pipes. It never imports the caller's main module, so ingesting works the same from a script without a
 ``if __name__ == "__main__":`` guard, ``python -``, ``python -c``, a notebook
 kernel or a thread of a web server. A worker that cannot start is reported as
 such (:class:`ParseWorkerError`, with the reason), never as a bad file.
@@ -37,7 +36,16 @@ log = logging.getLogger(__name__)
 
 LOOKAHEAD = 2  # files handed to the worker ahead of the one being embedded
 START_SECONDS = 120.0  # a worker that is not ready by then (imports included) failed to start
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+# The worker imports the same qa as its caller: the folder holding this package goes on
+# its path when it is not there already (a checkout used without installing). Put
+# first only then, so a site-packages folder never comes before the standard library.
+_BOOTSTRAP = f"""import sys
+root = {str(Path(__file__).resolve().parent.parent)!r}
+if root not in sys.path:
+    sys.path.insert(0, root)
+from qa.parse_worker import main
+sys.exit(main())
+"""
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class _Lost:
 
 
 class _Worker:
-    """One ``python -m qa.parse_worker`` process and its two pipes."""
+    """One parse worker process (:mod:`qa.parse_worker`) and its two pipes."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -80,11 +88,10 @@ class _Worker:
         self.output: IO[bytes] = tempfile.TemporaryFile(prefix="qa-parse-worker-")  # noqa: SIM115
         env = dict(os.environ)
         env.pop("PYTHONINSPECT", None)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
-        )
+        # -P: the caller's working folder is not on the path (a stray "pypdf.py" there
+        # must not be imported).
         command = [
-            sys.executable, "-P", "-m", "qa.parse_worker",
+            sys.executable, "-P", "-c", _BOOTSTRAP,
             "--inbox", str(to_worker_r), "--outbox", str(from_worker_w),
             "--max-bytes", str(limits.max_bytes), "--memory-bytes", str(limits.memory_bytes),
         ]
@@ -98,7 +105,7 @@ class _Worker:
                 os.close(fd)
             self.output.close()
             raise ParseWorkerError(
-                f"qa cannot start its parse worker ({sys.executable} -m qa.parse_worker): "
+                f"qa cannot start its parse worker ({sys.executable}, qa.parse_worker): "
                 f"{exc}; no file was parsed"
             ) from None
         os.close(to_worker_r)
@@ -123,7 +130,7 @@ class _Worker:
             why = self.death()
         self.stop(kill=True)
         raise ParseWorkerError(
-            f"qa could not start its parse worker ({sys.executable} -m qa.parse_worker): "
+            f"qa could not start its parse worker ({sys.executable}, qa.parse_worker): "
             f"{why}; no file was parsed. Check that qa and its dependencies are installed "
             "for this Python, and that QA_PARSE_MEMORY_MB leaves room to start it"
         )
