@@ -10,7 +10,6 @@ below), so the order on the page is kept. Any failure falls back to pypdf's text
 from __future__ import annotations
 
 import logging
-import re
 from io import BytesIO
 from typing import Any
 
@@ -20,9 +19,7 @@ from qa.loaders.tables import TABLE, table_text
 
 logger = logging.getLogger(__name__)
 
-# A path operator: "re" (rectangle) or "l" (line to), as a whole token.
-_RULING = re.compile(rb"(?<![^\s\]\)>])(?:re|l)\s")
-#: Line and rectangle operators a page must draw before pdfplumber looks for tables.
+#: Line ("l") and rectangle ("re") operators a page must draw before pdfplumber looks for tables.
 MIN_RULINGS = 6
 _SCAN_BYTES = 4 * 2**20
 
@@ -34,8 +31,8 @@ def may_have_table(page: PageObject) -> bool:
         data = contents.get_data()[:_SCAN_BYTES] if contents is not None else b""
     except Exception:  # unreadable content: pypdf's text is all there is
         return False
-    rulings = _RULING.finditer(data)
-    return sum(1 for _ in zip(range(MIN_RULINGS), rulings, strict=False)) >= MIN_RULINGS
+    tokens = data.split()  # one C-speed pass; a regex scan costs more than the text extraction
+    return tokens.count(b"re") + tokens.count(b"l") >= MIN_RULINGS
 
 
 class TableFinder:
