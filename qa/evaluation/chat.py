@@ -444,6 +444,11 @@ def report_from_rows(rows: list[dict[str, Any]], backend: str) -> ChatReport:
         per_system = {s: m for s, m in per_system.items() if m}
         if per_system:
             report.answers[name] = per_system
+    for system in SYSTEMS:
+        failed = [r[system]["error"] for r in rows if r.get(system) and r[system].get("error")]
+        if failed:
+            report.notes.append(f"{system}: {len(failed)} asks failed and count as IDK "
+                                f"(first: {failed[0][:160]})")
     overall = report.answers.get("all", {})
     if "qa" in overall and "baseline" in overall:
         for m in RATIO_MEASURES:

@@ -17,6 +17,7 @@ from qa.evaluation.chat import (
     ndcg_at,
     recall_at,
     report_from_details,
+    report_from_rows,
     rouge_l,
     token_recall,
 )
@@ -111,6 +112,24 @@ def test_answer_measures_condition_and_split() -> None:
     assert m["recall_answered"] == pytest.approx(0.6)
     assert m["k_precision"] == pytest.approx(0.5)
     assert answer_measures(rows, "baseline") == {}
+
+
+def test_report_ratios_and_failed_asks() -> None:
+    def system(idk: bool, recall: float, error: str = "") -> dict:
+        return {"idk": idk, "recall": recall, "rougeL": recall, "k_precision": 0.5,
+                "words": 10, "first_token": 1.0, "total": 2.0, "error": error}
+
+    base = {"domain": "govt", "turn": 2, "question_types": ["Factoid"]}
+    rows = [base | {"answerability": "ANSWERABLE", "qa": system(False, 0.6),
+                    "baseline": system(False, 0.3)},
+            base | {"answerability": "ANSWERABLE", "qa": system(False, 0.6),
+                    "baseline": system(True, 0.0, "prompt too long")}]
+    report = report_from_rows(rows, "local")
+    assert report.ratios["recall"] == pytest.approx(0.6 / 0.15)
+    assert report.ratios["answer_rate"] == pytest.approx(2.0)
+    assert report.answers["all"]["baseline"]["errors"] == 1.0
+    assert any("baseline: 1 asks failed" in n for n in report.notes)
+    assert "type Factoid" in report.answers and "later turns" in report.answers
 
 
 def test_baseline_idk_signal() -> None:
