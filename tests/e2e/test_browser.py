@@ -13,10 +13,10 @@ drives it (``playwright install`` is never used).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -176,6 +176,18 @@ def _wait_idle(page: Page) -> None:
     )
 
 
+def ready_id(server: Server, title: str) -> str:
+    """The id of the ready document titled ``title``, as the app's registry records it."""
+    db = sqlite3.connect(f"file:{server.log.parent / 'qa_data' / 'registry.sqlite3'}?mode=ro",
+                         uri=True)
+    try:
+        (row,) = db.execute("SELECT id FROM documents WHERE title = ? AND status = 'ready'",
+                            (title,)).fetchall()
+    finally:
+        db.close()
+    return str(row[0])
+
+
 @pytest.fixture
 def page(browser_page: Page, request: pytest.FixtureRequest) -> Iterator[Page]:
     """The browser page; a screenshot of it is saved when the test fails."""
@@ -257,7 +269,7 @@ def test_ask_cite_upload_remove(page: Page, server: Server) -> None:
     _shot(page, "upload-answer")
 
     # Remove it: gone from the document list.
-    doc_id = hashlib.sha256(UPLOAD_TEXT.encode()).hexdigest()[:24]
+    doc_id = ready_id(server, "Zorblax Orchard Notes")
     page.locator(f".st-key-remove-{doc_id}").get_by_role("button").first.click()
     expect(sidebar.get_by_text(f"Removed {UPLOAD_NAME}", exact=False)).to_be_visible()
     expect(sidebar.get_by_text("Zorblax Orchard Notes")).to_have_count(0)
@@ -270,3 +282,4 @@ def test_ask_cite_upload_remove(page: Page, server: Server) -> None:
     server.timings["total"] = time.monotonic() - server.started
     OUTPUT.mkdir(parents=True, exist_ok=True)
     (OUTPUT / "timings.json").write_text(json.dumps(server.timings, indent=2))
+
