@@ -67,7 +67,6 @@ from qa.answer.prompts import (
     budget_for,
     clarifying_question,
     clean_passage_text,
-    earlier_line,
     excerpts,
     is_model_refusal,
     passages_block,
@@ -300,16 +299,13 @@ def _generate(
             return
         shown, texts = excerpts(state.passages, state.candidates, budget.context_chars,
                                 budget.max_passages)
-        # After a follow-up the model gets the user's words and the earlier question:
-        # measured on the seed, a rewrite that carries the earlier question's words
-        # ("...the conference Moscow hosted in February?") made the 1.5B model answer
-        # the earlier question instead.
-        earlier = earlier_line(state.history)
+        # The model gets the search question: the user's words plus what the rule or
+        # a large model's rewrite carried over. On the seed's February follow-up, an
+        # "Earlier question: ..." line made the 1.5B model answer the earlier question.
         question = state.standalone
         form = answer_form(question)
         messages = ANSWER_PROMPT.format_messages(
-            passages=passages_block(shown, texts), earlier=earlier,
-            question=state.question if earlier else state.standalone, form=FORM_LINE[form],
+            passages=passages_block(shown, texts), question=question, form=FORM_LINE[form],
         )
     model = _bounded(chat, budget.max_tokens(form))
     renumber = MarkerRenumberer(len(shown))

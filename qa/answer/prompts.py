@@ -40,8 +40,8 @@ short list, for a why, how, how-to, comparison or explanation question.
 
 ANSWER_PROMPT = ChatPromptTemplate.from_messages(
     [("system", ANSWER_SYSTEM),
-     ("human", "<passages>\n{passages}\n</passages>\n\n{earlier}Question: {question}{form}")]
-).partial(earlier="", form="")
+     ("human", "<passages>\n{passages}\n</passages>\n\nQuestion: {question}{form}")]
+).partial(form="")
 
 SUMMARY_SYSTEM = """You summarize a document from its numbered passages inside <passages>.
 Rules:
@@ -84,11 +84,6 @@ FORM_LINE: dict[str, str] = {
     "explain": "\nAnswer in two to four sentences or a short list.",
 }
 
-
-def earlier_line(history: list[dict[str, str]]) -> str:
-    """"Earlier question: ..." for the answer prompt, from the last user turn, or ""."""
-    asked = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    return f"Earlier question: {' '.join(asked[-1].split())[:300]}\n" if asked else ""
 
 CONDENSE_SYSTEM = """Rewrite the user's last question so that it can be understood without \
 the conversation: replace pronouns and fill in what is left out with the names, places and \
@@ -270,16 +265,6 @@ def condense_context(history: list[dict[str, str]], questions: int = 3,
         elif i == last_answer:
             content = " ".join(strip_citations(str(message.get("content", ""))).split())
             lines.append(f"Assistant: {content[:answer_chars]}")
-    return "\n".join(lines)
-
-
-def history_text(history: list[dict[str, str]], turns: int = 6, chars: int = 400) -> str:
-    """The last ``turns`` messages as "User: ..." / "Assistant: ..." lines, each cut short."""
-    lines = []
-    for message in history[-turns:]:
-        who = "User" if message.get("role") == "user" else "Assistant"
-        content = " ".join(strip_citations(str(message.get("content", ""))).split())
-        lines.append(f"{who}: {content[:chars]}")
     return "\n".join(lines)
 
 

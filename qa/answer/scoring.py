@@ -21,7 +21,10 @@ not have) matches it best by both signals but cannot answer a question that
 asks for something: a heading that names the topic, a planted copy of the
 question. Its score is scaled down by :data:`RESTATEMENT_WEIGHT`, for the
 extractive backend and for the choice of a model's excerpts alike. A yes/no
-question is exempt: a restatement can be its answer.
+question is exempt: a restatement can be its answer. When such a restatement is
+a heading or a question ("Why Helmand?", "Installing the CLI"), it introduces
+the answer, and the sentences right after it inherit most of its score
+(:data:`AFTER_LEAD_IN_WEIGHT`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ CONTEXT_WEIGHT = 0.5
 #: The score factor of a sentence that restates the question: even a word-for-word
 #: copy (score about 1) stays below both refusal bars (0.45 extractive, 0.4 before a model).
 RESTATEMENT_WEIGHT = 0.25
+#: A heading or question that restates the question introduces its answer: the next
+#: AFTER_LEAD_IN sentences of its passage score at least this share of its own score.
+AFTER_LEAD_IN_WEIGHT = 0.9
+AFTER_LEAD_IN = 2
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ def score_sentences(
     titles = [set(content_words(p.title)) for p in passages]
     wants_new_words = not asks_yes_or_no(question)
     out: list[Candidate] = []
+    lead: tuple[int, float, int] | None = None  # (passage, score, sentences left) of a lead-in
     for j, (i, sentence) in enumerate(flat):
         previous = stems[j - 1] if j > 0 and flat[j - 1][0] == i else set()
         own = coverage(asked, stems[j], weights)
@@ -103,11 +111,27 @@ def score_sentences(
         lexical = 0.5 * own + 0.5 * around
         score = (W_LEXICAL * lexical + W_SEMANTIC * float(semantic[j])
                  + W_RANK / (1 + i))
+        raw = score
+        if lead is not None and lead[0] == i and lead[2] > 0:
+            score = max(score, AFTER_LEAD_IN_WEIGHT * lead[1])
+            lead = (i, lead[1], lead[2] - 1)
         if wants_new_words and restates(sentence.text, asked):
             score *= RESTATEMENT_WEIGHT
+            if lead_in(sentence.text):
+                lead = (i, raw, AFTER_LEAD_IN)
         out.append(Candidate(i, sentence, lexical, float(semantic[j]), score))
     out.sort(key=lambda c: c.score, reverse=True)
     return out
+
+
+def lead_in(sentence: str) -> bool:
+    """Whether a sentence reads as a heading or a question that introduces what follows.
+
+    >>> lead_in("Why Helmand?"), lead_in("Installing the CLI"), lead_in("It rained.")
+    (True, True, False)
+    """
+    text = sentence.strip()
+    return text.endswith("?") or (text[-1:] not in ".!:;," and len(text.split()) <= 10)
 
 
 def restates(sentence: str, asked: list[str]) -> bool:

@@ -11,8 +11,8 @@ from qa.answer.prompts import (
     budget_for,
     clarifying_question,
     clean_passage_text,
+    condense_context,
     excerpts,
-    history_text,
     is_model_refusal,
     passages_block,
 )
@@ -92,8 +92,11 @@ def test_model_refusal_variants() -> None:
     assert not is_model_refusal("Pakistan and China took part [1].")
 
 
-def test_history_text_cuts_and_drops_markers() -> None:
+def test_condense_context_has_the_questions_and_the_last_answer_cut_short() -> None:
     history = [{"role": "user", "content": "Who came?"},
+               {"role": "assistant", "content": "Pakistan came [1]."},
+               {"role": "user", "content": "And who else?"},
                {"role": "assistant", "content": "China came [1]. " + "x" * 500}]
-    text = history_text(history, chars=20)
-    assert text.splitlines() == ["User: Who came?", "Assistant: China came. xxxxxxxx"]
+    text = condense_context(history, answer_chars=20)
+    assert text.splitlines() == ["User: Who came?", "User: And who else?",
+                                 "Assistant: China came. xxxxxxxx"]
