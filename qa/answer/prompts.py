@@ -197,7 +197,7 @@ def excerpts(
 
 
 #: A passage's sentences that score at least this share of its best one seed its window.
-SEED_SHARE = 0.8
+SEED_SHARE = 0.9
 SEEDS_PER_PASSAGE = 3
 
 
