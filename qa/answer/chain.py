@@ -307,6 +307,7 @@ def _generate(
         messages = ANSWER_PROMPT.format_messages(
             passages=passages_block(shown, texts), question=question, form=FORM_LINE[form],
         )
+    log.debug("prompt: %s", messages[-1].content)
     model = _bounded(chat, budget.max_tokens(form))
     renumber = MarkerRenumberer(len(shown))
     raw = ""
