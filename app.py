@@ -332,7 +332,19 @@ def ingest_uploads(
             results.append((names.get(r.path, display_name(r.path)), r))
             if r.status in ("failed", "duplicate") and r.path in names:
                 discard_upload(Path(r.path), settings)  # not indexed: keep no copy
+            elif r.status == "added" and r.path in names:
+                replace_older_upload(Path(r.path), settings)
     return results
+
+
+def replace_older_upload(path: Path, settings: Settings) -> None:
+    """A new version of an uploaded file replaces the stored upload of the same name."""
+    root = uploads_dir(settings).resolve()
+    for doc in documents(settings=settings):
+        old = Path(doc.source)
+        if old != path and old.name == path.name and old.is_relative_to(root):
+            remove(doc.id, settings=settings)
+            discard_upload(old, settings)
 
 
 def describe_result(name: str, result: FileResult) -> str:

@@ -546,8 +546,6 @@ def test_pdf_and_docx_uploads_are_indexed_and_cited(
         str(p.resolve()) for p in uploads(shared_data, collection) if p.suffix == ".docx"}
 
 
-@pytest.mark.xfail(strict=True, reason="app.py stores each upload under its content hash, so "
-                   "a changed file of the same name is added beside the old version")
 def test_reuploading_a_changed_file_replaces_the_old_version(
     app: AppTest, collection: str
 ) -> None:
