@@ -111,3 +111,14 @@ def test_a_paraphrase_is_supported_an_invention_is_not(embedder, passages: list[
     checked = check_citations(paraphrase, passages, embedder=embedder)
     assert checked.kept == 1 and checked.citations[0].quote == HELMAND
     assert check_citations(invented, passages, embedder=embedder).kept == 0
+
+
+def test_the_passage_about_what_was_asked_wins_a_tie_of_facts() -> None:
+    quad = passage("Last year's U.S-led Quadrilateral talks had Russia's backing, where "
+                   "Afghanistan, Pakistan and China were on board.", 0, 1)
+    january = passage(JANUARY, 500, 2)
+    question = "Which countries took part in the conference Moscow hosted in January?"
+    checked = check_citations(
+        "Russia, Pakistan and China took part in the conference Moscow hosted in January [2].",
+        [quad, january], question)
+    assert [c.chunk_id for c in checked.citations] == ["d:2"], checked.flagged
