@@ -56,7 +56,7 @@ MAX_PER_SENTENCE = 1
 #: question's words is preferred, by this weight on that share. The local model adds the
 #: obvious ("Russia, Pakistan and China took part in the conference Moscow hosted"): without
 #: it, a passage naming all three in another talk outranked the one about the conference.
-ABOUT_WEIGHT = 0.6
+ABOUT_WEIGHT = 1.0
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
@@ -169,11 +169,15 @@ def support(claim: str, passage: str, question: str = "") -> Support:
         (stems[i] | stems[i + 1], Sentence(passage[a.start:b.end], a.start, b.end))
         for i, (a, b) in enumerate(zip(sentences, sentences[1:], strict=False))
     ]
-    best = Support(-1.0, None)
+    best, best_key = Support(-1.0, None), -1.0
+    asked = set(content_words(question, question=True))
     for found, window in windows:
         score = sum(weight[w] for w in needed & found) / total
-        if score > best.score + 1e-9:
-            best = Support(score, window)
+        # Of the windows that support it, the one about what was asked (ABOUT_WEIGHT).
+        about = len(asked & found) / len(asked) if asked and score >= SUPPORT_THRESHOLD else 0.0
+        key = score + ABOUT_WEIGHT * about
+        if key > best_key + 1e-9:
+            best, best_key = Support(score, window), key
     return best
 
 
@@ -282,9 +286,10 @@ PARAPHRASE_SIMILARITY = 0.65
 class Paraphrases:
     """Support by meaning, for claims that reword a passage sentence.
 
-    The passages' sentences are embedded once per answer, on first need. A claim
-    whose best word support is below the threshold gets, for each passage, the
-    support of its most similar sentence if that sentence is a paraphrase: at
+    The passages' windows (sentences and adjacent pairs, as for word support) are
+    embedded once per answer, on first need. A claim whose best word support is
+    below the threshold gets, for each passage, the support of its most similar
+    window if that window is a paraphrase: at
     least :data:`PARAPHRASE_SIMILARITY` similar, sharing at least
     :data:`PARAPHRASE_MIN_WORDS` of the claim's words, with every number of the
     claim in the passage. Such a passage counts as supporting it at the threshold.
@@ -296,8 +301,14 @@ class Paraphrases:
         self._vectors: list[np.ndarray] = []
 
     def _load(self) -> list[list[Sentence]]:
+        """Each passage's windows: its sentences, then each pair of adjacent ones."""
         if self._sentences is None:
-            self._sentences = [split_sentences(p.text) for p in self.passages]
+            self._sentences = []
+            for p in self.passages:
+                single = split_sentences(p.text)
+                pairs = [Sentence(p.text[a.start:b.end], a.start, b.end)
+                         for a, b in zip(single, single[1:], strict=False)]
+                self._sentences.append(single + pairs)
             flat = [s.text for group in self._sentences for s in group]
             vectors = np.asarray(self.embedder.embed_documents(flat), dtype=np.float32) \
                 if flat else np.zeros((0, 1), dtype=np.float32)
@@ -308,19 +319,19 @@ class Paraphrases:
         return self._sentences
 
     def rescore(self, claim: str, checks: list[Support], threshold: float) -> list[Support]:
-        sentences = self._load()
+        windows = self._load()
         query = np.asarray(self.embedder.embed_query(claim), dtype=np.float32)
         numbers = set(_NUMBER.findall(claim)) - set(_NUMBER.findall(self.question))
         out = []
         for i, check in enumerate(checks):
-            if not sentences[i] or numbers - set(_NUMBER.findall(self.passages[i].text)):
+            if not windows[i] or numbers - set(_NUMBER.findall(self.passages[i].text)):
                 out.append(check)
                 continue
             cosines = self._vectors[i] @ query
             j = int(np.argmax(cosines))
-            words = support(claim, sentences[i][j].text, self.question).score
+            words = support(claim, windows[i][j].text, self.question).score
             if cosines[j] >= PARAPHRASE_SIMILARITY and words >= PARAPHRASE_MIN_WORDS:
-                out.append(Support(max(check.score, threshold), sentences[i][j]))
+                out.append(Support(max(check.score, threshold), windows[i][j]))
             else:
                 out.append(check)
         return out

@@ -24,7 +24,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
 from qa.answer.prompts import CONDENSE_PROMPT, SMALL_BUDGET, budget_for, condense_context
-from qa.answer.text import content_words, stem
+from qa.answer.text import content_words, stem, word_kind
 from qa.retrieval import STOPWORDS
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,6 @@ _SMALL_TALK = _words(
 )
 _CONTEXT = re.compile(r"^(.*\S)\s+\(([^()]*)\)$", re.S)
 _DETERMINERS = _words("the a an this that these those its their his her our")
-_MONTHS = _words(
-    "january february march april may june july august september october november "
-    "december"
-)
 _QUESTION = _words("what which who whom whose when where why how much many name did does do")
 
 
@@ -98,15 +94,6 @@ def needs_clarification(question: str, history: list[dict[str, str]]) -> bool:
     return refers and len(content_words(question, question=True)) < 2
 
 
-def _kind(word: str) -> str:
-    w = word.lower()
-    if w in _MONTHS:
-        return "month"
-    if w.isdigit():
-        return "year" if len(w) == 4 else "number"
-    return ""
-
-
 def split_context(standalone: str) -> tuple[str, str]:
     """A rule-condensed question split into the user's words and the carried-over ones.
 
@@ -124,13 +111,13 @@ def condense_rule_based(question: str, history: list[dict[str, str]]) -> str:
         return question
     asked = _WORD.findall(question)
     have = {stem(w) for w in asked}
-    replaced = {_kind(w) for w in asked} - {""}
+    replaced = {word_kind(w) for w in asked} - {""}
     salient: list[str] = []
     words = _WORD.findall(previous[-1])
     for i, word in enumerate(words):
         low = word.lower()
         if (low in STOPWORDS or low in _QUESTION or low in _PRONOUNS or stem(low) in have
-                or _kind(word) in replaced or word in salient):
+                or word_kind(word) in replaced or word in salient):
             continue
         # Without a tagger, keep what is probably a name or a noun: capitalised
         # words past the first, words after a determiner, numbers.

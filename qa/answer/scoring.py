@@ -29,6 +29,7 @@ the answer, and the sentences right after it inherit most of its score
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,9 +41,12 @@ from qa.answer.text import (
     coverage,
     idf_weights,
     split_sentences,
+    word_kind,
 )
 from qa.embeddings import Embedder
 from qa.types import Passage
+
+_WORD = re.compile(r"\w+")
 
 W_LEXICAL = 0.5
 W_SEMANTIC = 0.5
@@ -55,6 +59,9 @@ RESTATEMENT_WEIGHT = 0.25
 #: AFTER_LEAD_IN sentences of its passage score at least this share of its own score.
 AFTER_LEAD_IN_WEIGHT = 0.9
 AFTER_LEAD_IN = 2
+#: The score factor of a sentence that names another month or year than the question
+#: asks about ("in January" for a question about February): it is about something else.
+CONFLICT_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ def score_sentences(
     semantic = _cosines(full, [s.text for _, s in flat], embedder)
     titles = [set(content_words(p.title)) for p in passages]
     wants_new_words = not asks_yes_or_no(question)
+    asked_kinds = _kinds(question)
     out: list[Candidate] = []
     lead: tuple[int, float, int] | None = None  # (passage, score, sentences left) of a lead-in
     for j, (i, sentence) in enumerate(flat):
@@ -115,6 +123,8 @@ def score_sentences(
         if lead is not None and lead[0] == i and lead[2] > 0:
             score = max(score, AFTER_LEAD_IN_WEIGHT * lead[1])
             lead = (i, lead[1], lead[2] - 1)
+        if asked_kinds and _conflicts(asked_kinds, _kinds(sentence.text)):
+            score *= CONFLICT_WEIGHT
         if wants_new_words and restates(sentence.text, asked):
             score *= RESTATEMENT_WEIGHT
             if lead_in(sentence.text):
@@ -122,6 +132,27 @@ def score_sentences(
         out.append(Candidate(i, sentence, lexical, float(semantic[j]), score))
     out.sort(key=lambda c: c.score, reverse=True)
     return out
+
+
+def _kinds(text: str) -> dict[str, set[str]]:
+    """The months and years ``text`` names, by kind."""
+    out: dict[str, set[str]] = {}
+    for word in _WORD.findall(text):
+        kind = word_kind(word)
+        if kind in ("month", "year"):
+            out.setdefault(kind, set()).add(word.lower())
+    return out
+
+
+def _conflicts(asked: dict[str, set[str]], found: dict[str, set[str]]) -> bool:
+    """Whether a sentence names only other months (or years) than the question does.
+
+    >>> _conflicts({"month": {"february"}}, {"month": {"january"}})
+    True
+    >>> _conflicts({"month": {"february"}}, {"month": {"january", "february"}})
+    False
+    """
+    return any(kind in found and not found[kind] & values for kind, values in asked.items())
 
 
 def lead_in(sentence: str) -> bool:

@@ -101,6 +101,25 @@ def content_words(text: str, *, question: bool = False) -> list[str]:
     return [stem(w) for w in words if w not in drop and (len(w) > 1 or w.isdigit())]
 
 
+_MONTHS = frozenset(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+)
+
+
+def word_kind(word: str) -> str:
+    """"month", "year" or "number" for a word of such a kind, else "".
+
+    >>> word_kind("February"), word_kind("2017"), word_kind("12"), word_kind("talks")
+    ('month', 'year', 'number', '')
+    """
+    w = word.lower()
+    if w in _MONTHS:
+        return "month"
+    if w.isdigit():
+        return "year" if len(w) == 4 else "number"
+    return ""
+
+
 def asks_yes_or_no(question: str) -> bool:
     """Whether ``question`` asks "yes or no?" rather than for something it does not name.
 
