@@ -11,8 +11,8 @@ ALLOCATE = (
     "import subprocess, sys, time\n"
     "x = bytearray(150 * 2**20)\n"
     "child = subprocess.Popen([sys.executable, '-c', "
-    "'import time; y = bytearray(80 * 2**20); time.sleep(1.5)'])\n"
-    "time.sleep(1.0); child.wait(); print('{\"chunks\": 7}')\n"
+    "'import time; y = bytearray(80 * 2**20); time.sleep(4)'])\n"
+    "time.sleep(3.0); child.wait(); print('{\"chunks\": 7}')\n"
 )
 
 
