@@ -43,7 +43,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.answer.text import Sentence, content_words, split_sentences, stem, strip_citations
+from qa.answer.text import (
+    Sentence,
+    asks_yes_or_no,
+    content_words,
+    split_sentences,
+    stem,
+    strip_citations,
+)
 from qa.embeddings import Embedder
 from qa.types import Citation, Passage
 
@@ -181,6 +188,23 @@ def support(claim: str, passage: str, question: str = "") -> Support:
     return best
 
 
+_YES_NO_REPLY = re.compile(r"^\W*(?:yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
+
+
+def _asserted(claim: str, question: str) -> str:
+    """What a claim asserts: a bare "Yes." to a yes/no question asserts the question.
+
+    >>> _asserted("Yes.", "Is the wall a tourist site?")
+    'Is the wall a tourist site?'
+    >>> _asserted("Yes, it draws millions of visitors.", "Is the wall a tourist site?")
+    'it draws millions of visitors.'
+    """
+    if not asks_yes_or_no(question) or not _YES_NO_REPLY.match(claim):
+        return claim
+    rest = _YES_NO_REPLY.sub("", claim, count=1)
+    return rest if content_words(rest) else question
+
+
 def _about(question: str, window: Sentence | None) -> float:
     """The share of the question's content words in a supporting window."""
     asked = set(content_words(question, question=True))
@@ -233,7 +257,8 @@ def check_citations(
                 valid.append(n - 1)
             else:
                 flagged.append(f"removed [{n}]: no passage {n} was given")
-        checks = [support(claim.text, p.text, question) for p in passages]
+        said_claim = _asserted(claim.text, question)
+        checks = [support(said_claim, p.text, question) for p in passages]
         if paraphrases is not None and max((c.score for c in checks), default=0.0) < threshold:
             checks = paraphrases.rescore(claim.text, checks, threshold)
         # Among passages that support the claim, the one about what was asked wins.

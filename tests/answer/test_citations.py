@@ -122,3 +122,10 @@ def test_the_passage_about_what_was_asked_wins_a_tie_of_facts() -> None:
         "Russia, Pakistan and China took part in the conference Moscow hosted in January [2].",
         [quad, january], question)
     assert [c.chunk_id for c in checked.citations] == ["d:2"], checked.flagged
+
+
+def test_a_bare_yes_asserts_the_question(passages: list[Passage]) -> None:
+    question = "Is Helmand province famous for drugs?"
+    checked = check_citations("Yes [3].", passages, question)
+    assert checked.kept == 1 and checked.citations[0].quote == HELMAND
+    assert check_citations("Yes [1].", passages, "Is Kabul famous for its gardens?").kept == 0
