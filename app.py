@@ -32,6 +32,7 @@ from qa.llm.llama_chat import BackgroundLoad
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.pipeline import IngestProgress, ProgressCallback
 from qa.render import render_page
+from qa.sync import sync
 from qa.types import Answer, Citation, FileResult, Passage
 from qa.ui import (
     Span,
@@ -285,6 +286,15 @@ def documents_panel(settings: Settings) -> None:
     for name, result in st.session_state.upload_results:
         st.caption(describe_result(name, result))
     show_notices()
+    with st.expander("Sync a folder"):
+        folder = st.text_input("Folder", key="sync-folder", placeholder="~/papers",
+                               help="New and changed files are indexed, deleted ones removed")
+        if st.button("Sync", key="sync-button", icon=":material/sync:") and folder.strip():
+            with shown_errors("Syncing the folder"), st.status("Syncing…") as status:
+                report = sync([folder.strip()], settings=settings,
+                              progress=progress_bar(status))
+                status.update(label=escape_markdown(f"Synced: {report.summary()}"),
+                              state="error" if report.failed else "complete")
     docs = documents(settings=settings)
     if not docs:
         st.caption(escape_markdown(f"The collection '{settings.collection}' has no documents yet."))
@@ -508,6 +518,16 @@ def citation_card(citation: Citation, answer: Answer, key: str) -> None:
             span = Span(citation.doc_id, citation.start, citation.end, citation.text)
             text, start, _ = surrounding_text(span, _context_spans(answer))
             st.markdown(highlight_markdown(text, start + quote[0], start + quote[1]))
+        source = Path(citation.source)
+        if is_upload(source) and source.is_file():
+            st.download_button("Download the source", data=source.read_bytes(),
+                               file_name=source.name, key=f"{key}-download",
+                               icon=":material/download:", type="tertiary")
+
+
+def is_upload(path: Path) -> bool:
+    """Whether ``path`` is a file the app stored: ``<data>/uploads/<collection>/<hash>/<name>``."""
+    return len(path.parents) > 3 and path.parents[2].name == "uploads"
 
 
 def passage_card(i: int, passage: Passage, answer: Answer, key: str) -> None:

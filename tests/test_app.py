@@ -558,3 +558,31 @@ def test_reuploading_a_changed_file_replaces_the_old_version(
     answer = answer_of(app)
     assert "977" in answer.text and "412" not in answer.text, answer.text
     assert not any("412" in p.text for p in answer.passages)
+
+
+def test_sync_a_folder_adds_new_files_and_removes_deleted_ones(
+    app: AppTest, collection: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "tides.txt").write_text("The Varne tide gauge read 4.7 metres at noon.\n")
+    app.sidebar.text_input(key="sync-folder").set_value(str(folder)).run()
+    app.sidebar.button(key="sync-button").click().run()
+    assert_no_failure(app)
+    sources = [d.source for d in qa.documents(collection)]
+    assert str((folder / "tides.txt").resolve()) in sources
+    ask(app, "What did the Varne tide gauge read at noon?")
+    assert "4.7" in answer_of(app).text
+    (folder / "tides.txt").unlink()
+    app.sidebar.button(key="sync-button").click().run()
+    assert_no_failure(app)
+    assert not any(s.endswith("tides.txt") for s in (d.source for d in qa.documents(collection)))
+
+
+def test_a_cited_upload_can_be_downloaded(app: AppTest) -> None:
+    data = b"The Orvik lighthouse keeper counted 412 gulls on Tuesday.\n"
+    upload(app, "gulls.txt", data)
+    ask(app, "How many gulls did the Orvik lighthouse keeper count?")
+    assert "412" in answer_of(app).text
+    (button,) = [b for b in app.get("download_button")]
+    assert button.proto.label == "Download the source"
