@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from qa.bench.api import stop_server, wait_until_serving
 from qa.cli import main
 from tests.conftest import MODEL_DIR, SEED_QUESTION, SEEDS, free_port
 
@@ -66,27 +67,11 @@ def start_server(data_dir: Path, log: Path, *args: str, **env: str
             [sys.executable, "-m", "qa", "serve", "--port", str(port), *args],
             env=server_env(data_dir, **env), stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"qa serve exited ({proc.returncode}): {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError(f"qa serve did not answer: {log.read_text()[-2000:]}")
+    wait_until_serving(proc, url, log, 120)
+    return proc, url
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+stop = stop_server
 
 
 @pytest.fixture(scope="session")

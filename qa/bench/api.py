@@ -36,7 +36,6 @@ def _free_port() -> int:
 def start_server(data_dir: Path, collection: str, llm: str, embed_backend: str,
                  log: Path) -> tuple[subprocess.Popen, str]:
     """``qa serve`` on a free loopback port over ``data_dir``; returns it once it answers."""
-    import httpx
 
     port = _free_port()
     env = {**os.environ, "QA_DATA_DIR": str(data_dir), "QA_COLLECTION": collection,
@@ -49,21 +48,29 @@ def start_server(data_dir: Path, collection: str, llm: str, embed_backend: str,
         proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    wait_until_serving(proc, url, log, 300)
+    return proc, url
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, log: Path, seconds: float) -> None:
+    """Return once ``qa serve`` at ``url`` answers /healthz; raise if it exits or stalls."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"qa serve exited ({proc.returncode}); see {log}")
         try:
             if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return proc, url
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"qa serve did not answer within 300 s; see {log}")
+    raise RuntimeError(f"qa serve did not answer within {seconds:.0f} s; see {log}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -132,7 +139,7 @@ def run_api(options: BenchOptions) -> BenchResult:
                 first_byte.append(((byte or t2) - t1) * 1000)
                 http_total.append((t2 - t1) * 1000)
     finally:
-        _stop(proc)
+        stop_server(proc)
 
     search = Table(f"search latency at {size:,} chunks, ms ({len(local_ms)} SciFact claims, "
                    f"k={K}, hybrid)", ["path", "p50", "p95", "mean"])
