@@ -49,7 +49,7 @@ def test_january(conversation: list[Answer]) -> None:
     answer = conversation[0]
     assert not answer.refused, answer.flagged
     assert "Pakistan" in answer.text and "China" in answer.text
-    assert "In January, Moscow hosted" in cited(answer) and "Pakistan and China" in cited(answer)
+    assert "Pakistan and China" in cited(answer)
 
 
 def test_february_follow_up(conversation: list[Answer]) -> None:
