@@ -58,10 +58,13 @@ def needs_history(question: str) -> bool:
     >>> needs_history("What about February?"), needs_history("Who founded the Normans?")
     (True, False)
     """
+    return _refers_back(question) or len(content_words(question, question=True)) < 2
+
+
+def _refers_back(question: str) -> bool:
+    """Whether ``question`` opens like a follow-up or holds a pronoun."""
     words = [w.lower() for w in _WORD.findall(question)]
-    if _FOLLOW_UP_START.search(question) or any(w in _PRONOUNS for w in words):
-        return True
-    return len(content_words(question, question=True)) < 2
+    return bool(_FOLLOW_UP_START.search(question)) or any(w in _PRONOUNS for w in words)
 
 
 def is_small_talk(question: str) -> bool:
@@ -89,9 +92,7 @@ def needs_clarification(question: str, history: list[dict[str, str]]) -> bool:
         return True
     if any(m.get("role") == "user" for m in history):
         return False
-    words = [w.lower() for w in _WORD.findall(question)]
-    refers = bool(_FOLLOW_UP_START.search(question)) or any(w in _PRONOUNS for w in words)
-    return refers and len(content_words(question, question=True)) < 2
+    return _refers_back(question) and len(content_words(question, question=True)) < 2
 
 
 def split_context(standalone: str) -> tuple[str, str]:
