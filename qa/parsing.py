@@ -50,11 +50,13 @@ sys.exit(main())
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-file limits for parsing."""
+    """Per-file limits for parsing, and how scans are read (``Settings.ocr``, ``ocr_lang``)."""
 
     max_bytes: int = 200 * 2**20
     seconds: float = 300.0
     memory_bytes: int = 4 * 2**30
+    ocr: str = "on"
+    ocr_lang: str = "eng"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class _Worker:
         self.output: IO[bytes] = tempfile.TemporaryFile(prefix="qa-parse-worker-")  # noqa: SIM115
         env = dict(os.environ)
         env.pop("PYTHONINSPECT", None)
+        # The loaders read the OCR settings from the environment (qa.loaders.ocr).
+        env["QA_OCR"], env["QA_OCR_LANG"] = limits.ocr, limits.ocr_lang
         # -P: the caller's working folder is not on the path (a stray "pypdf.py" there
         # must not be imported).
         command = [

@@ -380,6 +380,7 @@ def ingest_files(
     limits = Limits(
         max_bytes=settings.max_file_mb * 2**20, seconds=float(settings.parse_timeout),
         memory_bytes=settings.parse_memory_mb * 2**20,
+        ocr=settings.ocr, ocr_lang=settings.ocr_lang,
     )
     try:
         with store.writing() as info:

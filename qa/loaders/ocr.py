@@ -2,8 +2,8 @@
 
 Runs where the loaders run: inside the parse worker, under its time and memory
 limits (the ``tesseract`` process it starts inherits the memory limit). Whether
-OCR runs and in which language comes from ``QA_OCR`` and ``QA_OCR_LANG`` (see
-:class:`qa.config.Settings`), read from the environment the worker inherits.
+OCR runs and in which language comes from ``Settings.ocr`` and ``ocr_lang``
+(``QA_OCR``, ``QA_OCR_LANG``), which :mod:`qa.parsing` puts in the worker's environment.
 """
 
 from __future__ import annotations

@@ -129,3 +129,16 @@ def test_decompression_bomb(tmp_path, monkeypatch):
     scan(PAGE_ONE).save(tmp_path / "big.png")
     with pytest.raises(LoaderError, match="1700x2200 pixels, too large to read"):
         load(tmp_path / "big.png")
+
+
+def test_settings_reach_the_parse_worker(tmp_path, monkeypatch):
+    """``Settings(ocr=...)`` passed to ``qa.ingest`` decides, not the caller's environment."""
+    from qa import Settings, ingest
+
+    monkeypatch.delenv("QA_OCR", raising=False)
+    write_scanned_pdf(tmp_path / "scan.pdf", [PAGE_ONE])
+    off = ingest([tmp_path / "scan.pdf"], settings=Settings.from_env().with_(ocr="off"))
+    assert [f.status for f in off.files] == ["failed"]
+    assert "OCR is off" in off.files[0].message
+    on = ingest([tmp_path / "scan.pdf"], settings=Settings.from_env())
+    assert [f.status for f in on.files] == ["added"], on.files[0].message
