@@ -336,14 +336,27 @@ def _generate(
 
 
 def _substantive(raw: str) -> bool:
-    """Whether a reply that contains a refusal phrase also answers, with a citation."""
-    return bool(re.search(r"\[\d+\]", raw)) and len(raw.split()) > 12
+    """Whether a reply that contains a refusal phrase also answers.
+
+    The 1.5B model sometimes answers and then appends the refusal phrase; the
+    sentences before it still go through the citation check.
+
+    >>> _substantive("He voiced concern over the number of United States military bases in "
+    ...              "Afghanistan. He said The documents do not say.")
+    True
+    >>> _substantive("The documents do not say. Passage 2 is about drills.")
+    False
+    """
+    return len(_answer_sentences(raw).split()) > 12
+
+
+def _answer_sentences(raw: str) -> str:
+    return " ".join(c for c in re.split(r"(?<=[.!?])\s+", raw) if not is_model_refusal(c))
 
 
 def _without_refusal(raw: str) -> str:
     """The reply without sentences that only say the passages lack something."""
-    kept = [c for c in re.split(r"(?<=[.!?])\s+", raw) if not is_model_refusal(c)]
-    return " ".join(kept) if kept else raw
+    return _answer_sentences(raw) or raw
 
 
 def _refuse(

@@ -62,7 +62,8 @@ _EXPLAIN = re.compile(
     r"^\W*(?:why|how(?! (?:many|much|old|long|far|tall|big)\b)|explain|describe|compare|"
     r"what (?:are|were) the (?:differences?|steps|main|benefits|advantages|disadvantages|"
     r"reasons|causes|effects|types|ways|requirements|options)|tell me (?:more )?about|"
-    r"can you (?:explain|describe|tell me about)|list|summari[sz]e|what can|what should)\b"
+    r"can you (?:explain|describe|tell me about)|list|summari[sz]e|what can|what should|"
+    r"what (?:did|does|do|has|have) .{1,60}? (?:say|said|argue|claim|suggest|propose|warn))\b"
     r"|\b(?:differences? between|compared? (?:to|with)|pros and cons|steps|how to)\b",
     re.IGNORECASE,
 )
@@ -75,6 +76,8 @@ def answer_form(question: str) -> AnswerForm:
     ('fact', 'explain')
     >>> answer_form("How many teams are in the NFL?"), answer_form("How do I reset it?")
     ('fact', 'explain')
+    >>> answer_form("What did Kabulov say?"), answer_form("What did the court decide?")
+    ('explain', 'fact')
     """
     return "explain" if _EXPLAIN.search(question) else "fact"
 

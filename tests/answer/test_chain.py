@@ -135,3 +135,14 @@ def test_irrelevant_question_is_refused_before_the_model(seed_settings: Settings
     assert answer.refused and "".join(deltas) == REFUSAL_TEXT
     assert len(answer.passages) == 5 and answer.flagged == [
         "refused: no passage sentence is relevant enough"]
+
+
+def test_an_answer_followed_by_the_refusal_phrase_is_kept(seed_settings: Settings) -> None:
+    """The 1.5B model sometimes answers, unmarked, and then appends the refusal phrase."""
+    reply = ("Moscow hosted a trilateral peace conference on Afghanistan with Pakistan and China "
+             "and brushed aside the Afghan government. Afghan officials said The documents do "
+             "not say.")
+    _, answer = run(seed_settings, Scripted(reply=lambda p: reply), JANUARY)
+    assert not answer.refused, answer.flagged
+    assert "do not say" not in answer.text and "Pakistan and China" in answer.text
+    assert "Pakistan and China" in answer.citations[0].quote

@@ -74,8 +74,8 @@ def test_what_kabulov_said(conversation: list[Answer]) -> None:
     answer = conversation[3]
     assert not answer.refused, answer.flagged
     text = answer.text.lower()
-    assert "base" in text, answer.text
-    assert "military bases" in cited(answer)
+    assert "base" in text and "mexico" in text, answer.text  # both of his points
+    assert "military bases" in cited(answer) and "Mexico" in cited(answer)
 
 
 def test_summary_reads_the_document(conversation: list[Answer]) -> None:

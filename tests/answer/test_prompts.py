@@ -59,10 +59,12 @@ def test_excerpts_show_whole_passages_that_fit_and_windows_of_long_ones() -> Non
 
 def test_answer_form_follows_the_question() -> None:
     facts = ["Who hosted the talks?", "When was the conference?", "How many teams are there?",
-             "Which countries took part in the conference Moscow hosted in January?"]
+             "Which countries took part in the conference Moscow hosted in January?",
+             "What did the court decide?"]
     longer = ["Why is Helmand important?", "How do I reset my password?",
               "What are the differences between a Roth IRA and a 401k?",
-              "Explain how photosynthesis works.", "Compare the two plans."]
+              "Explain how photosynthesis works.", "Compare the two plans.",
+              "What did Kabulov say?", "What has the minister said about the bases?"]
     assert [answer_form(q) for q in facts] == ["fact"] * len(facts)
     assert [answer_form(q) for q in longer] == ["explain"] * len(longer)
 
