@@ -16,22 +16,8 @@ Refusal happens at three points, each measured on SQuAD v2.0 (see
 relevant enough (before any model call); the model says it cannot answer; or
 the citation check finds no sentence of the answer supported.
 
-Measured and not adopted: abstaining on the local model's own token
-probabilities (:mod:`qa.llm.decoding` reports them). On 42 questions of the
-SQuAD v2.0 tuning slice (21 unanswerable), how well each signal ranks the
-unanswerable questions above the answerable ones (AUC, 0.5 is chance): the
-probability that the answer starts with the refusal's first word (the refusal
-reworded to "None of the passages answer it." so that word is distinctive) 0.51;
-P(no) to "Do the passages state the answer to this question? Reply yes or no."
-asked before answering 0.58, and to "Is that answer stated in the passages?"
-asked after it 0.62; the best sentence score 0.56; the answer's summed token
-log-probability 0.57. At an answer rate of at least 85% on the answerable half,
-no threshold on the yes/no checks refused more unanswerable questions than the
-greedy reply alone (19%); refusing when P(first word "None") >= 0.3, with the
-word banned below that, refused 24%, but the reworded refusal also made the
-model refuse the seed's follow-up question (P 0.44), which it answers with the
-reply below. SQuAD v2.0's unanswerable questions are written to look answerable
-from the same paragraph; this 1.5B model does not tell them apart.
+Why the constants are what they are: docs/decisions/answer-measurements.md
+(Abstaining on the model's own token probabilities (not adopted)).
 """
 
 from __future__ import annotations

@@ -20,20 +20,8 @@ An answer is split into sentences, each with the markers that follow it. Then:
    cited passage becomes a :class:`Citation` whose quote is the supporting window
    (from the first to the last supporting sentence, when several sentences cite it).
 
-:data:`SUPPORT_THRESHOLD` was set on the local model's answers to a SQuAD v1.1
-tuning slice (questions between those ``qa eval answers`` reports on): support
-of a correct answer by a passage holding the gold answer is bimodal (most 1.0),
-and every citation of a passage without the gold answer scored below 0.6. The
-sample was small (14 answers, 40 answer/passage pairs); names and numbers count
-double so "Pakistan and China" is not supported by a passage naming only Pakistan.
-
-One citation per sentence, the best-supporting passage (:data:`BEST_MARGIN`,
-:data:`MAX_PER_SENTENCE`): the local model often writes the wrong number. On its
-answers to 21 answerable questions of the SQuAD v2.0 tuning slice, 12 of its 19
-markers named a passage holding the gold answer; after the check 14 of 18 did,
-and the 4 left belong to wrong answers. With the extractive backend (which cites
-one passage already) citation precision on 150 SQuAD v1.1 tuning questions was
-0.899 with and without the rule.
+Why the constants are what they are: docs/decisions/answer-measurements.md
+(Citation check thresholds).
 """
 
 from __future__ import annotations

@@ -15,16 +15,10 @@ or turn a refusal into a quote of its order. Neither kind is an answer
 candidate; a sentence that merely restates the question is scored down
 already (see :mod:`qa.answer.scoring`).
 
-Measured on the SQuAD tuning slices (400 questions each, see
-qa/evaluation/answers.py): refusing below 0.45 answers 93.8% of answerable SQuAD
-v2.0 questions and refuses 14.3% of unanswerable ones (0.50: 88.4% / 22.3%;
-0.53: 85.3% / 29.7%); SQuAD v2.0's unanswerable questions are written to look
-answerable from the same paragraph, and word overlap and embedding similarity
-barely tell them apart. A second sentence from another passage would raise
-"answer contained" on SQuAD v1.1 from 74.3% to 78.7% but lower citation
-precision from 88.9% to 81.6%; from the same passage it gives 77.0% at 88.9%.
-
 Instant and always grounded: every word of the answer is in a cited passage.
+
+Why the constants are what they are: docs/decisions/answer-measurements.md
+(Extractive refusal threshold and second sentences).
 """
 
 from __future__ import annotations
