@@ -131,10 +131,14 @@ class IngestReport:
         ]
         rate = self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
         return (
-            f"{len(self.files)} files: {', '.join(parts) or 'nothing to do'}; "
-            f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+            f"{_count(len(self.files), 'file')}: {', '.join(parts) or 'nothing to do'}; "
+            f"{_count(self.chunks_embedded, 'chunk')} embedded in {self.seconds:.1f}s"
             + (f" ({rate:.1f} chunks/s)" if self.chunks_embedded else "")
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ def test_ingest_report_counts_and_summary() -> None:
     assert report.summary() == ("4 files: 2 added, 1 unchanged, 1 failed; "
                                 "6 chunks embedded in 2.0s (3.0 chunks/s)")
     assert IngestReport().summary() == "0 files: nothing to do; 0 chunks embedded in 0.0s"
+    one = IngestReport(files=[FileResult("a.txt", "added", chunks=1)], chunks_embedded=1,
+                       seconds=0.5)
+    assert one.summary() == "1 file: 1 added; 1 chunk embedded in 0.5s (2.0 chunks/s)"
 
 
 def test_records_serialise_to_plain_json() -> None:

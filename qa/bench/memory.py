@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -167,9 +168,9 @@ def measure(cmd: list[str], env: dict[str, str], label: str, corpus_mb: float,
     if last:
         run.chunks = int(json.loads(last[-1]).get("chunks", 0))
     else:  # `qa ingest` prints a summary line: "... N chunks embedded in ..."
-        words = stdout.split()
-        if "chunks" in words:
-            run.chunks = int(words[words.index("chunks") - 1])
+        found = re.search(r"(\d+) chunks? embedded", stdout)
+        if found:
+            run.chunks = int(found.group(1))
     return run
 
 

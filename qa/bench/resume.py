@@ -43,7 +43,7 @@ def _registry_state(path: Path) -> dict[str, tuple[int, int]]:
 
 
 def _embedded(stdout: str) -> int:
-    match = re.search(r"(\d+) chunks embedded", stdout)
+    match = re.search(r"(\d+) chunks? embedded", stdout)
     return int(match[1]) if match else 0
 
 
