@@ -33,7 +33,7 @@ from qa.loaders import SUPPORTED_SUFFIXES
 from qa.pipeline import IngestProgress, ProgressCallback
 from qa.render import render_page
 from qa.sync import sync
-from qa.types import Answer, Citation, FileResult, Passage
+from qa.types import Answer, Citation, FileResult, Passage, counted
 from qa.ui import (
     Span,
     display_name,
@@ -264,6 +264,11 @@ def progress_bar(where: DeltaGenerator) -> ProgressCallback:
 # --- documents -----------------------------------------------------------------
 
 
+def is_stored_upload(path: Path, settings: Settings) -> bool:
+    """Whether ``path`` is a file the app stored under :func:`uploads_dir`."""
+    return path.is_relative_to(uploads_dir(settings).resolve()) and path.is_file()
+
+
 def uploads_dir(settings: Settings) -> Path:
     """Per collection, so removing a document never deletes another collection's file."""
     return settings.data_dir / "uploads" / settings.collection
@@ -301,7 +306,7 @@ def documents_panel(settings: Settings) -> None:
     for doc in docs:
         text_col, button_col = st.columns([5, 1], vertical_alignment="center")
         text_col.markdown(f"**{escape_markdown(doc.title)}**")
-        text_col.caption(escape_markdown(f"{display_name(doc.source)} · {chunks(doc.chunks)}"))
+        text_col.caption(escape_markdown(f"{display_name(doc.source)} · {counted(doc.chunks, 'chunk')}"))
         button_col.button(
             ":material/delete:", key=f"remove-{doc.id}", on_click=remove_document,
             args=(doc.id, settings), type="tertiary",
@@ -361,15 +366,11 @@ def describe_result(name: str, result: FileResult) -> str:
     """One caption line (Markdown) saying what happened to an uploaded file."""
     text = f"{name}: {result.status}"
     if result.status in ("added", "replaced"):
-        text += f", {chunks(result.chunks)}"
+        text += f", {counted(result.chunks, 'chunk')}"
     if result.message:
         # Generated upload paths mean nothing to the user; show file names.
         text += " — " + re.sub(r"/\S*/uploads/\S+?/[0-9a-f]{16}/", "", result.message)
     return f"{STATUS_ICONS.get(result.status, '')} {escape_markdown(text)}"
-
-
-def chunks(n: int) -> str:
-    return f"{n} chunk" if n == 1 else f"{n} chunks"
 
 
 def remove_document(doc_id: str, settings: Settings) -> None:
@@ -385,7 +386,7 @@ def remove_document(doc_id: str, settings: Settings) -> None:
 
 def discard_upload(path: Path, settings: Settings) -> None:
     """Delete a stored upload (and its folder when empty); other paths are left alone."""
-    if path.is_relative_to(uploads_dir(settings).resolve()) and path.is_file():
+    if is_stored_upload(path, settings):
         path.unlink()
         if not any(path.parent.iterdir()):
             path.parent.rmdir()
@@ -408,7 +409,7 @@ def chat_panel(settings: Settings) -> None:
             if turn.error:
                 st.error(escape_markdown(turn.error), icon=ERROR_ICON)
             elif turn.answer is not None:
-                show_answer(turn.answer, key=f"t{i}")
+                show_answer(turn.answer, settings, key=f"t{i}")
             else:
                 st.markdown(escape_markdown(turn.content))
     question = st.chat_input("Ask a question about your documents")
@@ -459,11 +460,11 @@ def stream_answer(
         return Turn("assistant", "", error=message)
     answer = final[-1]
     with slot.container():
-        show_answer(answer, key)
+        show_answer(answer, settings, key)
     return Turn("assistant", answer.text, answer)
 
 
-def show_answer(answer: Answer, key: str) -> None:
+def show_answer(answer: Answer, settings: Settings, key: str) -> None:
     """The final answer with its source cards; a refusal with the closest passages."""
     if answer.clarifying:
         st.info(escape_markdown(answer.text), icon=":material/help:")
@@ -475,7 +476,7 @@ def show_answer(answer: Answer, key: str) -> None:
     else:
         st.markdown(escape_markdown(answer.text))
         for citation in answer.citations:
-            citation_card(citation, answer, key=f"cite-{key}-{citation.n}")
+            citation_card(citation, answer, settings, key=f"cite-{key}-{citation.n}")
     details = [answer.backend] if answer.backend else []
     if "total" in answer.timings:
         details.append(f"{answer.timings['total']:.1f} s")
@@ -501,7 +502,7 @@ def _card_header(label: str, title: str, source: str, page: int | None, section:
 _page_image = st.cache_data(max_entries=32, show_spinner=False)(render_page)
 
 
-def citation_card(citation: Citation, answer: Answer, key: str) -> None:
+def citation_card(citation: Citation, answer: Answer, settings: Settings, key: str) -> None:
     """Source [n]: title, page/section, the passage with its supporting span highlighted."""
     quote = (citation.quote_start - citation.start, citation.quote_end - citation.start)
     with st.container(border=True, key=key):
@@ -519,15 +520,10 @@ def citation_card(citation: Citation, answer: Answer, key: str) -> None:
             text, start, _ = surrounding_text(span, _context_spans(answer))
             st.markdown(highlight_markdown(text, start + quote[0], start + quote[1]))
         source = Path(citation.source)
-        if is_upload(source) and source.is_file():
+        if is_stored_upload(source, settings):
             st.download_button("Download the source", data=source.read_bytes(),
                                file_name=source.name, key=f"{key}-download",
                                icon=":material/download:", type="tertiary")
-
-
-def is_upload(path: Path) -> bool:
-    """Whether ``path`` is a file the app stored: ``<data>/uploads/<collection>/<hash>/<name>``."""
-    return len(path.parents) > 3 and path.parents[2].name == "uploads"
 
 
 def passage_card(i: int, passage: Passage, answer: Answer, key: str) -> None:

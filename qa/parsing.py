@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO
 
+from qa.config import OcrMode
 from qa.errors import LoaderError, ParseWorkerError, printable_path
 from qa.types import LoadedDocument
 
@@ -55,7 +56,7 @@ class Limits:
     max_bytes: int = 200 * 2**20
     seconds: float = 300.0
     memory_bytes: int = 4 * 2**30
-    ocr: str = "on"
+    ocr: OcrMode = "on"
     ocr_lang: str = "eng"
 
 

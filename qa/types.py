@@ -131,13 +131,14 @@ class IngestReport:
         ]
         rate = self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
         return (
-            f"{_count(len(self.files), 'file')}: {', '.join(parts) or 'nothing to do'}; "
-            f"{_count(self.chunks_embedded, 'chunk')} embedded in {self.seconds:.1f}s"
+            f"{counted(len(self.files), 'file')}: {', '.join(parts) or 'nothing to do'}; "
+            f"{counted(self.chunks_embedded, 'chunk')} embedded in {self.seconds:.1f}s"
             + (f" ({rate:.1f} chunks/s)" if self.chunks_embedded else "")
         )
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
+    """``n`` and a regular ``noun``, plural unless one: "1 chunk", "3 chunks"."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 

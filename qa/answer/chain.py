@@ -70,6 +70,9 @@ log = logging.getLogger(__name__)
 #: the SQuAD v2.0 tuning slice it passes 97.3% of answerable questions to the
 #: model and stops 6.9% of unanswerable ones.
 MODEL_MIN_SCORE = 0.4
+#: A reply holding the refusal phrase still answers when more words than this are left
+#: once the refusal sentences are taken out.
+SUBSTANTIVE_WORDS = 12
 #: Sentences of a summary when the question does not say how many.
 DEFAULT_SUMMARY_SENTENCES = 3
 
@@ -309,10 +312,11 @@ def _generate(
     if tail:
         yield AnswerChunk(tail)
     log.debug("model answer: %r", raw)
-    if is_model_refusal(raw) and not _substantive(raw):
+    answered = _answer_sentences(raw)
+    if is_model_refusal(raw) and len(answered.split()) <= SUBSTANTIVE_WORDS:
         yield from _refuse(state, backend, "the model found no answer", shown, stream=False)
         return
-    checked = check_citations(_without_refusal(raw), shown, question,
+    checked = check_citations(answered or raw, shown, question,
                               embedder=retriever.embedder)
     if checked.kept == 0:
         yield from _refuse(state, backend, "no sentence of the answer is supported", shown,
@@ -321,28 +325,16 @@ def _generate(
     yield from _emit(state, backend, checked, shown)
 
 
-def _substantive(raw: str) -> bool:
-    """Whether a reply that contains a refusal phrase also answers.
-
-    The 1.5B model sometimes answers and then appends the refusal phrase; the
-    sentences before it still go through the citation check.
-
-    >>> _substantive("He voiced concern over the number of United States military bases in "
-    ...              "Afghanistan. He said The documents do not say.")
-    True
-    >>> _substantive("The documents do not say. Passage 2 is about drills.")
-    False
-    """
-    return len(_answer_sentences(raw).split()) > 12
-
-
 def _answer_sentences(raw: str) -> str:
+    """The reply without the sentences that say the passages lack something.
+
+    The 1.5B model sometimes answers and then appends the refusal phrase; what it
+    answered still goes through the citation check.
+
+    >>> _answer_sentences("He voiced concern over the bases. He said The documents do not say.")
+    'He voiced concern over the bases.'
+    """
     return " ".join(c for c in re.split(r"(?<=[.!?])\s+", raw) if not is_model_refusal(c))
-
-
-def _without_refusal(raw: str) -> str:
-    """The reply without sentences that only say the passages lack something."""
-    return _answer_sentences(raw) or raw
 
 
 def _refuse(

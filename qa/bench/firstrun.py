@@ -31,7 +31,7 @@ from typing import Any
 
 from qa.bench.corpus import scifact_documents
 from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table, median, ratio
+from qa.bench.report import BenchResult, Table, chunks_embedded, median, ratio
 
 log = logging.getLogger(__name__)
 
@@ -125,17 +125,6 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def _chunks(stdout: str) -> int:
-    """Chunks embedded, from `qa ingest`'s summary or a probe's JSON line."""
-    import re
-
-    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-    if last.startswith("{"):
-        return int(json.loads(last)["chunks"])
-    match = re.search(r"(\d+) chunks? embedded", stdout)
-    return int(match[1]) if match else 0
-
-
 def run_firstrun(options: BenchOptions) -> BenchResult:
     """Whole-process `qa ingest` into a fresh data directory against the naive pipeline."""
     from qa.embeddings import resolve_model_path
@@ -168,7 +157,7 @@ def run_firstrun(options: BenchOptions) -> BenchResult:
                 data = scratch / f"{name.split()[0]}-{round_no}"
                 seconds, out = _run(contenders[name](data, folder), _env(options, data))
                 times[name].append(seconds)
-                chunks[name] = _chunks(out)
+                chunks[name] = chunks_embedded(out)
                 log.info("round %d %s: %.1f s", round_no, name, seconds)
                 shutil.rmtree(data, ignore_errors=True)
         phases = {

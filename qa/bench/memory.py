@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ import numpy as np
 
 from qa.bench.corpus import corpus_bytes, generated_corpus
 from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table
+from qa.bench.report import BenchResult, Table, chunks_embedded
 
 GOAL_MB_PER_GB = 2048
 MB = 2**20
@@ -164,13 +163,7 @@ def measure(cmd: list[str], env: dict[str, str], label: str, corpus_mb: float,
     run.worker_peak_mb = max(workers.values(), default=0) / MB
     run.together_peak_mb = together / MB
     run.processes = {f"{pid} {names.get(pid, '')[:80]}": hwm / MB for pid, hwm in peaks.items()}
-    last = [line for line in stdout.splitlines() if line.startswith("{")]
-    if last:
-        run.chunks = int(json.loads(last[-1]).get("chunks", 0))
-    else:  # `qa ingest` prints a summary line: "... N chunks embedded in ..."
-        found = re.search(r"(\d+) chunks? embedded", stdout)
-        if found:
-            run.chunks = int(found.group(1))
+    run.chunks = chunks_embedded(stdout)
     return run
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,16 @@ def write_json(results: list[BenchResult], path: Path, options: dict[str, Any]) 
     payload = {"machine": machine(), "options": options,
                "results": [r.to_dict() for r in results]}
     path.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def chunks_embedded(stdout: str) -> int:
+    """Chunks a child process embedded: ``"chunks"`` of the last JSON line it printed (a
+    probe script), else the count in ``qa ingest``'s summary ("... 12 chunks embedded in ...")."""
+    probes = [line for line in stdout.splitlines() if line.startswith("{")]
+    if probes:
+        return int(json.loads(probes[-1]).get("chunks", 0))
+    found = re.search(r"(\d+) chunks? embedded", stdout)
+    return int(found[1]) if found else 0
 
 
 def percentile(values: Sequence[float], q: float) -> float:

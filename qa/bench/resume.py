@@ -21,7 +21,7 @@ from pathlib import Path
 
 from qa.bench.corpus import generated_corpus
 from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table
+from qa.bench.report import BenchResult, Table, chunks_embedded
 
 BACKEND = "onnx-int8"  # the fast one: resuming does not depend on the backend
 
@@ -40,11 +40,6 @@ def _registry_state(path: Path) -> dict[str, tuple[int, int]]:
     except sqlite3.Error:
         return {}
     return {status: (int(n), int(chunks)) for status, n, chunks in rows}
-
-
-def _embedded(stdout: str) -> int:
-    match = re.search(r"(\d+) chunks? embedded", stdout)
-    return int(match[1]) if match else 0
 
 
 def run_resume(options: BenchOptions) -> BenchResult:
@@ -82,7 +77,7 @@ def run_resume(options: BenchOptions) -> BenchResult:
     rerun_seconds = time.perf_counter() - rerun_started
     if rerun.returncode != 0:
         raise RuntimeError(f"the rerun failed: {rerun.stderr.strip()[-800:]}")
-    embedded = _embedded(rerun.stdout)
+    embedded = chunks_embedded(rerun.stdout)
     unchanged = int(m[1]) if (m := re.search(r"(\d+) unchanged", rerun.stdout)) else 0
     final = _registry_state(registry)
     total_docs, total_chunks = final.get("ready", (0, 0))

@@ -48,3 +48,12 @@ def test_result_text_and_json(tmp_path: Path) -> None:
     assert saved["options"] == {"quick": True}
     assert saved["results"][0]["goals"]["growth <= 2x"] is False
     assert saved["machine"]["cpus"] >= 1
+
+
+def test_chunks_embedded_reads_a_probe_line_or_the_ingest_summary() -> None:
+    from qa.bench.report import chunks_embedded
+
+    assert chunks_embedded('loading\n{"chunks": 7, "phases": {}}\n') == 7
+    assert chunks_embedded("1 file: 1 added; 1 chunk embedded in 0.4s (2.5 chunks/s)") == 1
+    assert chunks_embedded("3 files: 3 unchanged; 0 chunks embedded in 0.0s") == 0
+    assert chunks_embedded("nothing printed") == 0
