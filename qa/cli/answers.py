@@ -72,6 +72,11 @@ def register_eval_chat(sub: Any, parent: argparse.ArgumentParser) -> None:
                    help="only measure retrieval for the last turn, qa's rewrite and the human one")
     p.add_argument("--details", type=Path, default=None, metavar="FILE",
                    help="write one JSON line per task to FILE")
+    p.add_argument("--baseline-cache", type=Path, default=None, metavar="FILE",
+                   help="reuse the naive chain's answers kept in FILE and add new ones to it "
+                        "(they do not depend on qa's code; keyed by model and setup)")
+    p.add_argument("--baseline-only", action="store_true",
+                   help="ask only the naive chain (to fill --baseline-cache)")
     p.add_argument("--report-from", type=Path, default=None, metavar="FILE",
                    help="print the report of a --details FILE (also of an unfinished run)")
     _backend_options(p)
@@ -196,7 +201,8 @@ def cmd_eval_chat(args: argparse.Namespace) -> int:
     else:
         report = eval_chat(settings_from(args), args.data or DEFAULT_DATA, args.domain,
                            args.limit, args.llm, args.baseline, args.retrieval_only,
-                           args.details, args.k, _tasks_done if sys.stderr.isatty() else None)
+                           args.details, args.k, _tasks_done if sys.stderr.isatty() else None,
+                           args.baseline_cache, args.baseline_only)
     print(report_json(report) if args.json else report.table())
     return 0
 

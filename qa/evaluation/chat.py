@@ -30,14 +30,21 @@ CONVERSATIONAL tasks an IDK scores 1 and anything else 0.
 
 The baseline is :class:`qa.evaluation.naive_chat.NaiveChat`, asked in the same
 run with the same chat model (there is none for ``extractive``: no baseline then).
+Its answers do not depend on qa's code, so a ``baseline_cache`` file keeps them
+across runs, keyed by task and by :func:`baseline_key` (model, embedding model,
+chunking, prompts): a long paired run can be built up over several sittings, and
+each row says the load average it was asked under (``load``). Ratios are taken
+over the tasks both systems answered.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import logging
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -185,6 +192,7 @@ def eval_chat(
     llm: str | None = None, baseline: bool = True, retrieval_only: bool = False,
     details: Path | None = None, k: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    baseline_cache: Path | None = None, baseline_only: bool = False,
 ) -> ChatReport:
     """Run the MTRAG chat evaluation; see the module docstring for what is measured.
 
@@ -212,9 +220,17 @@ def eval_chat(
         want_naive = False
     rouge_l("warm", "warm")  # fails early when rouge-score is missing
     domains = _domains(base, folder, sorted({t.domain for t in tasks}), chat if want_naive else None)
-    if not retrieval_only and tasks:
+    if baseline_only and not want_naive:
+        raise QAError("--baseline-only needs a backend with a chat model and the baseline on")
+    ask_qa = not retrieval_only and not baseline_only
+    if ask_qa and tasks:
         first = tasks[0]
         _ask_qa(first, domains[first.domain].settings, backend, k)  # loads what answers need
+    key = baseline_key(chat, base.embed_model) if want_naive else ""
+    cached = read_baseline_cache(baseline_cache, key) if baseline_cache and want_naive else {}
+    if cached:
+        notes.append(f"baseline: answers of {sum(t.task_id in cached for t in tasks)} tasks "
+                     f"taken from {baseline_cache}")
     rows: list[dict[str, Any]] = []
     out = details.open("w", encoding="utf-8") if details else None
     try:
@@ -223,10 +239,12 @@ def eval_chat(
             row = task_row(task)
             if task.answerable and task.gold_passages:
                 row["retrieval"] = _retrieval(task, d, backend)
-            if not retrieval_only:
+            if ask_qa:
                 row["qa"] = _ask_qa(task, d.settings, backend, k)
-                if d.naive is not None:
-                    row["baseline"] = _ask_naive(task, d.naive)
+            if d.naive is not None:
+                row["baseline"] = cached.get(task.task_id) or _ask_naive(task, d.naive)
+                if baseline_cache and task.task_id not in cached:
+                    _append_baseline(baseline_cache, key, task.task_id, row["baseline"])
             rows.append(row)
             if out:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -248,6 +266,48 @@ def eval_chat(
         "collections": {name: dd.settings.collection for name, dd in domains.items()},
     }
     return report
+
+
+def baseline_key(chat: Any, embed_model: str) -> str:
+    """What the baseline's answers depend on: the chat model, the embedding model, its setup.
+
+    >>> from qa.evaluation.naive_chat import CHUNK_SIZE
+    >>> key = baseline_key(None, "all-MiniLM-L6-v2")
+    >>> key.startswith("NoneType|all-MiniLM-L6-v2|") and len(key.split("|")) == 4
+    True
+    """
+    from qa.evaluation import naive_chat as n
+
+    model = next((str(getattr(chat, a)) for a in ("model_path", "model_name", "model")
+                  if getattr(chat, a, None)), type(chat).__name__)
+    setup = (n.CHUNK_SIZE, n.CHUNK_OVERLAP, n.TOP_K, getattr(chat, "max_tokens", None),
+             n.CONTEXTUALIZE_PROMPT, n.QA_PROMPT)
+    digest = hashlib.sha256(repr(setup).encode()).hexdigest()[:12]
+    return f"{Path(model).name}|{embed_model}|{digest}|{n.__name__}"
+
+
+def read_baseline_cache(path: Path | None, key: str) -> dict[str, dict[str, Any]]:
+    """The cached baseline answers in ``path`` made under ``key``, by task id."""
+    if path is None or not path.exists():
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by an interrupted run
+            continue
+        if entry.get("key") == key and not entry["baseline"].get("error"):
+            out[entry["task_id"]] = entry["baseline"]
+    return out
+
+
+def _append_baseline(path: Path, key: str, task_id: str, answer: dict[str, Any]) -> None:
+    if answer.get("error"):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"task_id": task_id, "key": key, "baseline": answer},
+                           ensure_ascii=False) + "\n")
 
 
 def _domains(base: Settings, folder: Path, names: list[str], chat: Any) -> dict[str, _Domain]:
@@ -301,6 +361,7 @@ def _ask_qa(task: Task, settings: Settings, backend: str, k: int | None) -> dict
     from qa.answer import ask
     from qa.answer.text import strip_citations
 
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     try:
         answer: Answer = ask(task.question, history=task.messages(), settings=settings,
@@ -320,13 +381,14 @@ def _ask_qa(task: Task, settings: Settings, backend: str, k: int | None) -> dict
         "words": len(text.split()),
         "first_token": answer.timings.get("first_token", wall),
         "total": answer.timings.get("total", wall),
-        "signals": answer.signals, "flagged": answer.flagged,
+        "signals": answer.signals, "flagged": answer.flagged, "load": round(load, 2),
     }
 
 
 def _ask_naive(task: Task, naive: Any) -> dict[str, Any]:
     from qa.evaluation.naive_chat import is_idk
 
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     try:
         reply = naive.ask(task.question, task.messages())
@@ -339,7 +401,7 @@ def _ask_naive(task: Task, naive: Any) -> dict[str, Any]:
         "rougeL": rouge_l(reply.text, task.reference),
         "k_precision": k_precision(reply.text, reply.contexts),
         "words": len(reply.text.split()),
-        "first_token": reply.first_token, "total": reply.total,
+        "first_token": reply.first_token, "total": reply.total, "load": round(load, 2),
     }
 
 
@@ -449,11 +511,13 @@ def report_from_rows(rows: list[dict[str, Any]], backend: str) -> ChatReport:
         if failed:
             report.notes.append(f"{system}: {len(failed)} asks failed and count as IDK "
                                 f"(first: {failed[0][:160]})")
-    overall = report.answers.get("all", {})
-    if "qa" in overall and "baseline" in overall:
+    paired = [r for r in rows if r.get("qa") and r.get("baseline")]
+    if paired:
+        mine_all, theirs_all = answer_measures(paired, "qa"), answer_measures(paired, "baseline")
         for m in RATIO_MEASURES:
-            mine, theirs = overall["qa"].get(m), overall["baseline"].get(m)
+            mine, theirs = mine_all.get(m), theirs_all.get(m)
             report.ratios[m] = mine / theirs if mine is not None and theirs else None
+        report.sample["paired"] = len(paired)
     return report
 
 
@@ -509,7 +573,8 @@ def _table(report: ChatReport) -> str:
                 cells = "".join(f"{_fmt(values.get(m), d):>10}" for m, _, d in _ANSWER_COLUMNS)
                 lines.append(f"{label:<24}{int(values['n'] or 0):>5}{cells}")
     if report.ratios:
-        lines += ["", "qa / naive chain (all tasks): " + ", ".join(
+        paired = report.sample.get("paired", report.tasks)
+        lines += ["", f"qa / naive chain ({paired} tasks both answered): " + ", ".join(
             f"{m} {_fmt(v, 2)}" for m, v in report.ratios.items())]
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ import pytest
 
 from qa.cli import main
 from qa.evaluation.chat import (
+    _append_baseline,
     answer_measures,
     conditioned,
     gold_hits,
@@ -18,6 +19,7 @@ from qa.evaluation.chat import (
     recall_at,
     report_from_details,
     report_from_rows,
+    read_baseline_cache,
     rouge_l,
     token_recall,
 )
@@ -130,6 +132,33 @@ def test_report_ratios_and_failed_asks() -> None:
     assert report.answers["all"]["baseline"]["errors"] == 1.0
     assert any("baseline: 1 asks failed" in n for n in report.notes)
     assert "type Factoid" in report.answers and "later turns" in report.answers
+
+
+def test_ratios_only_over_tasks_both_systems_answered() -> None:
+    def system(recall: float) -> dict:
+        return {"idk": False, "recall": recall, "rougeL": recall, "k_precision": 0.5,
+                "words": 10, "first_token": 1.0, "total": 2.0}
+
+    base = {"domain": "govt", "turn": 1, "question_types": ["Factoid"],
+            "answerability": "ANSWERABLE"}
+    rows = [base | {"qa": system(0.6), "baseline": system(0.3)}, base | {"qa": system(0.0)}]
+    report = report_from_rows(rows, "local")
+    assert report.ratios["recall"] == pytest.approx(2.0)
+    assert report.sample["paired"] == 1
+    assert "(1 tasks both answered)" in report.table()
+
+
+def test_baseline_cache_keeps_answers_per_key(tmp_path: Path) -> None:
+    cache = tmp_path / "baseline.jsonl"
+    answer = {"answer": "Form 1040.", "idk": False, "recall": 0.5}
+    _append_baseline(cache, "model-a", "t1", answer)
+    _append_baseline(cache, "model-b", "t2", answer)
+    _append_baseline(cache, "model-a", "t3", answer | {"error": "prompt too long"})
+    with cache.open("a", encoding="utf-8") as f:
+        f.write('{"task_id": "t4", "key": "mod')  # a line an interrupted run cut short
+    assert read_baseline_cache(cache, "model-a") == {"t1": answer}
+    assert read_baseline_cache(cache, "model-b") == {"t2": answer}
+    assert read_baseline_cache(tmp_path / "none.jsonl", "model-a") == {}
 
 
 def test_baseline_idk_signal() -> None:
