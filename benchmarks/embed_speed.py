@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from qa.config import DEFAULT_MODEL  # noqa: E402
-from qa.embeddings import SentenceTransformerEmbedder  # noqa: E402
-from qa.onnx_embedder import OnnxEmbedder, QuantRecipe  # noqa: E402
+from qa.embedding import SentenceTransformerEmbedder  # noqa: E402
+from qa.embedding.onnx_build import QuantRecipe  # noqa: E402
+from qa.embedding.onnx_int8 import OnnxEmbedder  # noqa: E402
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 

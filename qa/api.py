@@ -20,7 +20,7 @@ from pathlib import Path
 
 from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import SearchMode, Settings
-from qa.embeddings import Embedder, get_embedder
+from qa.embedding import Embedder, get_embedder
 from qa.errors import DocumentNotFoundError
 from qa.pipeline import ProgressCallback, ingest_documents, ingest_files
 from qa.retrieval import Retriever

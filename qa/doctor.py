@@ -401,7 +401,7 @@ def _repair_vectors(settings: Settings, store: Any, info: CollectionInfo) -> tup
                 todo.append((chunk, embedding_text(embedding_header(row.title, c.section),
                                                    c.text)))
     if todo:
-        from qa.embeddings import get_embedder
+        from qa.embedding import get_embedder
 
         embedder = get_embedder(settings)
         if embedder.name != info.model or embedder.dim != info.dim:

@@ -150,7 +150,7 @@ def prepare(model_dirs: Sequence[Path | None] = (None,), local: bool | None = No
         The paths made or found, in order.
     """
     from qa.config import Settings
-    from qa.embeddings import get_embedder
+    from qa.embedding import get_embedder
 
     made: list[Path] = []
     for folder in model_dirs:

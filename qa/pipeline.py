@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import Settings
-from qa.embeddings import Embedder
+from qa.embedding import Embedder
 from qa.errors import LoaderError, QAError, StoreError, printable_path
 from qa.parsing import Limits, load_isolated
 from qa.registry import CollectionInfo

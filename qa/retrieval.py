@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.config import SearchMode
-from qa.embeddings import Embedder
+from qa.embedding import Embedder
 from qa.errors import StoreError
 from qa.keyword import STOPWORDS as STOPWORDS  # re-exported for qa.answer
 from qa.registry import ChunkRow

@@ -57,7 +57,7 @@ def data_dir(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 def embedder(model_dir: Path):  # type: ignore[no-untyped-def]
     """The real default embedding model, loaded once per test session."""
     from qa.config import Settings
-    from qa.embeddings import get_embedder
+    from qa.embedding import get_embedder
 
     return get_embedder(Settings(model_dir=model_dir))
 

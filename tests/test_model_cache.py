@@ -108,7 +108,7 @@ def test_source_hashes_are_remembered_and_follow_changes(tmp_path: Path) -> None
 BUILD_SCRIPT = """
 import json, sys
 from qa.config import Settings
-from qa.embeddings import get_embedder
+from qa.embedding import get_embedder
 e = get_embedder(Settings.from_env())
 print(json.dumps({"built": e.built, "folder": str(e.folder),
                   "vector": [round(float(x), 6) for x in e.embed_query("moon landing")[:8]]}))
@@ -169,7 +169,7 @@ def count_builds(monkeypatch: pytest.MonkeyPatch, good: Path) -> list[str]:
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(good, target)
 
-    monkeypatch.setattr("qa.onnx_embedder.build_onnx_model", fake_build)
+    monkeypatch.setattr("qa.embedding.onnx_build.build_onnx_model", fake_build)
     return builds
 
 
@@ -178,7 +178,7 @@ def count_builds(monkeypatch: pytest.MonkeyPatch, good: Path) -> list[str]:
 def test_a_damaged_build_is_made_again(
     embedder: Any, cache_copy: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
-    from qa.onnx_embedder import OnnxEmbedder
+    from qa.embedding.onnx_int8 import OnnxEmbedder
 
     model = cache_copy / embedder.folder.name / "model.onnx"
     data = bytearray(model.read_bytes())
@@ -207,7 +207,7 @@ def test_a_damaged_build_is_made_again(
 def test_an_intact_build_is_trusted_without_a_build(
     embedder: Any, cache_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qa.onnx_embedder import OnnxEmbedder
+    from qa.embedding.onnx_int8 import OnnxEmbedder
 
     builds = count_builds(monkeypatch, embedder.folder)
     again = OnnxEmbedder(embedder.name, cache_dir=cache_copy)

@@ -39,7 +39,7 @@ from qa.answer.text import (
     stem,
     strip_citations,
 )
-from qa.embeddings import Embedder
+from qa.embedding import Embedder
 from qa.types import Citation, Passage
 
 SUPPORT_THRESHOLD = 0.6

@@ -25,7 +25,7 @@ import re
 import numpy as np
 
 from qa.answer.text import Sentence, content_words, split_sentences
-from qa.embeddings import Embedder
+from qa.embedding import Embedder
 from qa.types import Passage
 
 _DOCUMENT = r"(?:document|article|paper|text|file|report|page|post|story|piece|essay|book)"

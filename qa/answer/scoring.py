@@ -43,7 +43,7 @@ from qa.answer.text import (
     split_sentences,
     word_kind,
 )
-from qa.embeddings import Embedder
+from qa.embedding import Embedder
 from qa.types import Passage
 
 _WORD = re.compile(r"\w+")

@@ -86,7 +86,7 @@ def run_api(options: BenchOptions) -> BenchResult:
     from qa.answer import ask_stream
     from qa.api import retrieve
     from qa.bench.query import build_index, chunk_pool, scale_settings
-    from qa.embeddings import get_embedder
+    from qa.embedding import get_embedder
 
     result = BenchResult("api")
     size = options.sizes[0]

@@ -32,7 +32,7 @@ import qa.cli
 qa.cli.build_parser(); marks.append(("import qa + CLI parser", time.time()))
 from qa.api import open_store, retrieve
 from qa.config import Settings
-from qa.embeddings import get_embedder
+from qa.embedding import get_embedder
 marks.append(("import qa.api", time.time()))
 settings = Settings.from_env(); embedder = get_embedder(settings)
 marks.append(("load embedding model", time.time()))
@@ -79,7 +79,7 @@ def has_ask() -> bool:
 def existing_index(options: BenchOptions) -> tuple[Path, str]:
     """A scale index of the query benchmark, built at the smallest size if none exists."""
     from qa.bench.query import build_index, chunk_pool, scale_settings
-    from qa.embeddings import get_embedder
+    from qa.embedding import get_embedder
 
     settings = scale_settings(options, options.sizes[0])
     embedder = get_embedder(options.settings)

@@ -71,7 +71,7 @@ import qa.cli
 qa.cli.build_parser(); marks.append(("import qa + CLI", time.time()))
 from qa.api import ingest, open_store
 from qa.config import Settings
-from qa.embeddings import get_embedder
+from qa.embedding import get_embedder
 marks.append(("import qa.api", time.time()))
 settings = Settings.from_env(); embedder = get_embedder(settings)
 marks.append(("load model", time.time()))
@@ -127,7 +127,7 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
 
 def run_firstrun(options: BenchOptions) -> BenchResult:
     """Whole-process `qa ingest` into a fresh data directory against the naive pipeline."""
-    from qa.embeddings import resolve_model_path
+    from qa.embedding import resolve_model_path
     from qa.model_cache import prepare
 
     result = BenchResult("firstrun")
@@ -218,9 +218,9 @@ def _phases(cmd: list[str], options: BenchOptions, data: Path) -> list[list[Any]
 def _encoder_ratio(options: BenchOptions, folder: Path) -> Table:
     """Only ``embed_documents`` on qa's chunk texts: int8 ONNX against fp32 torch, alternated."""
     from qa.bench.ingest import qa_bodies
-    from qa.embeddings import Embedder, SentenceTransformerEmbedder
+    from qa.embedding import Embedder, SentenceTransformerEmbedder
+    from qa.embedding.onnx_int8 import OnnxEmbedder
     from qa.loaders import load
-    from qa.onnx_embedder import OnnxEmbedder
 
     settings = options.settings
     int8 = OnnxEmbedder(settings.embed_model, cache_dir=settings.models_dir,

@@ -31,7 +31,7 @@ from qa.bench.corpus import corpus_bytes, generated_corpus, scifact_documents
 from qa.bench.options import BenchOptions
 from qa.bench.report import BenchResult, Table, median, ratio
 from qa.chunking import chunk_document, embedding_header, embedding_text
-from qa.embeddings import Embedder, SentenceTransformerEmbedder, resolve_model_path
+from qa.embedding import Embedder, SentenceTransformerEmbedder, resolve_model_path
 from qa.types import LoadedDocument
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Timing:
         return [self.chunks / s for s in self.seconds if s > 0]
 
 
-class _TimedEmbedder:
+class _TimedEmbedder(Embedder):
     """Passes calls to ``inner``, adding up the seconds spent in ``embed_documents``."""
 
     def __init__(self, inner: Embedder) -> None:
@@ -182,7 +182,7 @@ def corpora(options: BenchOptions) -> list[Corpus]:
 
 def run_ingest(options: BenchOptions) -> BenchResult:
     """Chunks per second of every contender on SciFact and on a generated text corpus."""
-    from qa.onnx_embedder import OnnxEmbedder
+    from qa.embedding.onnx_int8 import OnnxEmbedder
 
     settings = options.settings
     result = BenchResult("ingest")

@@ -62,12 +62,12 @@ class StubEmbedder:
     """Real token counting, random unit vectors: the pipeline without the network's cost."""
 
     def __init__(self) -> None:
-        from qa.embeddings import _TokenCounter, resolve_model_path
+        from qa.embedding.base import TokenCounter, resolve_model_path
 
         self.name = "stub-random-384"
         self.dim = 384
         self.max_tokens = 254
-        self._counter = _TokenCounter(resolve_model_path("all-MiniLM-L6-v2"))
+        self._counter = TokenCounter(resolve_model_path("all-MiniLM-L6-v2"))
         self._rng = np.random.default_rng(0)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -85,7 +85,7 @@ def _child(folder: str, stub: bool) -> None:
     """Ingest ``folder`` with qa's pipeline (run as ``python -m qa.bench.memory``)."""
     from qa.api import open_store
     from qa.config import Settings
-    from qa.embeddings import get_embedder
+    from qa.embedding import get_embedder
     from qa.pipeline import ingest_files
 
     settings = Settings.from_env()
@@ -181,7 +181,7 @@ def run_memory(options: BenchOptions) -> BenchResult:
     """Peak RSS at several corpus sizes (stub embedder), with the real model, and one big file."""
     import shutil
 
-    from qa.embeddings import get_embedder
+    from qa.embedding import get_embedder
 
     get_embedder(options.settings.with_(embed_backend="onnx-int8"))  # build the int8 model once
     result = BenchResult("memory")

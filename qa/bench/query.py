@@ -32,7 +32,7 @@ from qa.bench.options import BenchOptions
 from qa.bench.report import BenchResult, Table, percentile, ratio
 from qa.chunking import embedding_header, embedding_text
 from qa.config import Settings
-from qa.embeddings import Embedder, get_embedder
+from qa.embedding import Embedder, get_embedder
 from qa.registry import CollectionInfo
 from qa.retrieval import CANDIDATES, Retriever, fuse
 from qa.store import Store

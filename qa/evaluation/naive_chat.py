@@ -156,7 +156,7 @@ def build_chain(chat: Any, retriever: Any) -> Any:
 
 def naive_embeddings(model: str) -> Any:
     """``HuggingFaceEmbeddings`` over the local files of embedding model ``model``."""
-    from qa.embeddings import resolve_model_path
+    from qa.embedding import resolve_model_path
 
     try:
         from langchain_huggingface import HuggingFaceEmbeddings

@@ -19,7 +19,7 @@ def shared_model(embedder, data_dir: Path) -> Iterator[None]:  # type: ignore[no
     model is the same real one either way, only loaded once.
     """
     from qa.config import Settings
-    from qa.embeddings import _cache
+    from qa.embedding import _cache
 
     settings = Settings.from_env()
     key = (settings.embed_model, settings.embed_backend, str(settings.data_dir))

@@ -115,7 +115,7 @@ def run_job(job: dict[str, Any]) -> int:
     try:
         from qa import ingest, remove
         from qa.config import Settings
-        from qa.embeddings import get_embedder
+        from qa.embedding import get_embedder
         from qa.errors import DocumentNotFoundError
 
         settings = Settings.from_env(data_dir=Path(job["data_dir"]))

@@ -181,7 +181,7 @@ class Corpus:
 def corpus(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:  # type: ignore[no-untyped-def]
     """Two collections in one data directory: benign documents, and benign plus injected."""
     from qa import ingest
-    from qa.embeddings import _cache
+    from qa.embedding import _cache
 
     root = tmp_path_factory.mktemp("injection")
     benign, hostile = root / "benign", root / "injected"

@@ -116,7 +116,7 @@ def check_chunk_sizes(title: str, chunks: list, settings: Settings) -> None:  # 
     piece); the longest chunk is recorded for the closing report.
     """
     from qa.chunking import MAX_WORD_CHARS, embedding_header, embedding_text, honest_counter
-    from qa.embeddings import get_embedder
+    from qa.embedding import get_embedder
 
     embedder = get_embedder(settings)
     bodies = [embedding_text(embedding_header(title, c.section), c.text) for c in chunks]
@@ -130,7 +130,7 @@ def check_chunk_sizes(title: str, chunks: list, settings: Settings) -> None:  # 
 @pytest.fixture(scope="module")
 def shared_batch(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:  # type: ignore[no-untyped-def]
     """Every small case and the two good files, ingested in one call."""
-    from qa.embeddings import _cache
+    from qa.embedding import _cache
 
     root = tmp_path_factory.mktemp("hostile-batch")
     settings = Settings.from_env(data_dir=root / "qa_data")

@@ -29,7 +29,7 @@ def load_checked() -> Callable[..., LoadedDocument]:
 def shared_model(embedder, data_dir: Path):  # type: ignore[no-untyped-def]
     """Let ``qa.ingest`` in this test reuse the session's model instead of loading its own."""
     from qa.config import Settings
-    from qa.embeddings import _cache
+    from qa.embedding import _cache
 
     settings = Settings.from_env()
     key = (settings.embed_model, settings.embed_backend, str(settings.models_dir))

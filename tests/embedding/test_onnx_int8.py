@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from qa.config import DEFAULT_MODEL, Settings
-from qa.embeddings import SentenceTransformerEmbedder, get_embedder, resolve_model_path
+from qa.embedding import SentenceTransformerEmbedder, get_embedder, resolve_model_path
+from qa.embedding.onnx_build import _pooling_modes
+from qa.embedding.onnx_int8 import OnnxEmbedder
 from qa.errors import ConfigError
-from qa.onnx_embedder import OnnxEmbedder, _pooling_modes
 
 SENTENCES = [
     "",
@@ -53,8 +54,8 @@ def forbid_builds(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the cached ONNX model should have been reused")
 
-    monkeypatch.setattr("qa.onnx_embedder.export_transformer", fail)
-    monkeypatch.setattr("qa.onnx_embedder.build_onnx_model", fail)
+    monkeypatch.setattr("qa.embedding.onnx_build.export_transformer", fail)
+    monkeypatch.setattr("qa.embedding.onnx_build.build_onnx_model", fail)
 
 
 @pytest.mark.slow
@@ -210,7 +211,7 @@ def test_stale_or_broken_cache_is_rebuilt(
         data = json.loads((target / "build.json").read_text())
         (target / "build.json").write_text(json.dumps(data | {"fingerprint": fingerprint}))
 
-    monkeypatch.setattr("qa.onnx_embedder.build_onnx_model", fake_build)
+    monkeypatch.setattr("qa.embedding.onnx_build.build_onnx_model", fake_build)
 
     OnnxEmbedder(DEFAULT_MODEL, cache_dir=cache)
     assert len(builds) == 1
