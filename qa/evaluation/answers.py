@@ -81,12 +81,49 @@ class AnswerReport:
     metrics: dict[str, float] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    tradeoff: list[dict[str, float]] = field(default_factory=list)
 
     def table(self) -> str:
         lines = [f"{self.dataset}, backend {self.backend}: {self.questions} questions"]
         lines += [f"  {name:<28}{value:>8.3f}" for name, value in self.metrics.items()]
         lines += [f"  {name:<28}{value:>8.2f}s" for name, value in self.latency.items()]
+        if self.tradeoff:
+            lines += ["  relevance bar before the model: share of answerable questions passed / "
+                      "of unanswerable ones stopped"]
+            lines += [f"    {t['bar']:.2f}: {t['passed_answerable']:.3f} / "
+                      f"{t['stopped_unanswerable']:.3f}" for t in self.tradeoff]
         return "\n".join(lines)
+
+
+#: The bars :func:`bar_tradeoff` reports (``qa.answer.chain.MODEL_MIN_SCORE`` is one).
+TRADEOFF_BARS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+
+
+def bar_tradeoff(rows: list[dict[str, Any]],
+                 bars: tuple[float, ...] = TRADEOFF_BARS) -> list[dict[str, float]]:
+    """For each relevance bar, the questions whose best sentence reaches it.
+
+    The best sentence's score does not depend on the backend, so one fast run
+    (``--llm extractive``) shows what each bar before a model would let through.
+
+    >>> rows = [{"impossible": False, "signals": {"best_sentence": 0.8}},
+    ...         {"impossible": True, "signals": {"best_sentence": 0.42}},
+    ...         {"impossible": True, "signals": {}}]
+    >>> [(t["bar"], t["passed_answerable"], t["stopped_unanswerable"])
+    ...  for t in bar_tradeoff(rows, (0.4, 0.5))]
+    [(0.4, 1.0, 0.5), (0.5, 1.0, 1.0)]
+    """
+    def best(r: dict[str, Any]) -> float:
+        return float((r.get("signals") or {}).get("best_sentence", 0.0))
+
+    answerable = [best(r) for r in rows if not r["impossible"]]
+    impossible = [best(r) for r in rows if r["impossible"]]
+    if not answerable or not impossible:
+        return []
+    return [{"bar": b,
+             "passed_answerable": sum(x >= b for x in answerable) / len(answerable),
+             "stopped_unanswerable": sum(x < b for x in impossible) / len(impossible)}
+            for b in bars]
 
 
 def eval_answers(
@@ -136,6 +173,8 @@ def eval_answers(
     report = AnswerReport(f"squad-{version}", backend, len(rows), _metrics(rows),
                           _latency(rows), {"k": k or base.k, "slice": slice_,
                                            "collection": settings.collection})
+    if any(r["signals"] for r in rows):
+        report.tradeoff = bar_tradeoff(rows)
     return report
 
 
@@ -153,7 +192,7 @@ def _score(q: dict, answer: Answer, first: float, total: float) -> dict[str, Any
     row: dict[str, Any] = {
         "id": q["id"], "question": q["question"], "answer": answer.text,
         "refused": answer.refused, "impossible": bool(q.get("is_impossible")) or not golds,
-        "first_token": first, "total": total, "gold": golds,
+        "first_token": first, "total": total, "gold": golds, "signals": answer.signals,
     }
     if golds:
         row["em"] = exact_match(text, golds) if answered else 0.0
@@ -205,8 +244,11 @@ def report_from_details(path: Path, dataset: str = "", backend: str = "") -> Ans
     """
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
-    return AnswerReport(dataset, backend, len(rows), _metrics(rows), _latency(rows),
-                        {"details": str(path)})
+    report = AnswerReport(dataset, backend, len(rows), _metrics(rows), _latency(rows),
+                          {"details": str(path)})
+    if any(r.get("signals") for r in rows):
+        report.tradeoff = bar_tradeoff(rows)
+    return report
 
 
 def report_json(report: AnswerReport) -> str:

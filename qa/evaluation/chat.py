@@ -76,6 +76,10 @@ log = logging.getLogger(__name__)
 
 QUERIES = ("last_turn", "qa_rewrite", "human_rewrite")
 SYSTEMS = ("qa", "baseline")
+#: Relevance bars before the model (``qa.answer.chain.MODEL_MIN_SCORE`` and above) whose
+#: effect the report shows: a bar refuses every passage-route task whose best sentence
+#: scored below it, so a run at the current bar tells what each higher bar would do.
+TRADEOFF_BARS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 RATIO_MEASURES = ("answer_rate", "refusal_unanswerable", "recall", "rougeL", "k_precision",
                   "words_median", "first_token_median", "total_median")
 
@@ -180,6 +184,7 @@ class ChatReport:
     retrieval: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     answers: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)
     ratios: dict[str, float | None] = field(default_factory=dict)
+    tradeoff: list[dict[str, float | None]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -485,6 +490,38 @@ def retrieval_measures(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]
     return out
 
 
+def refusal_tradeoff(rows: list[dict[str, Any]],
+                     bars: Iterable[float] = TRADEOFF_BARS) -> list[dict[str, float | None]]:
+    """qa's answer rate and refusal rates had the relevance bar been each of ``bars``.
+
+    >>> def row(a, idk, best):
+    ...     return {"answerability": a, "qa": {"idk": idk, "route": "passages",
+    ...                                        "signals": {"best_sentence": best}}}
+    >>> rows = [row("ANSWERABLE", False, 0.8), row("ANSWERABLE", False, 0.45),
+    ...         row("UNANSWERABLE", False, 0.5), row("UNANSWERABLE", True, 0.3)]
+    >>> [(t["bar"], t["answer_rate"], t["refusal_unanswerable"])
+    ...  for t in refusal_tradeoff(rows, (0.4, 0.5, 0.6))]
+    [(0.4, 1.0, 0.5), (0.5, 0.5, 0.5), (0.6, 0.5, 1.0)]
+    """
+    done = [(r, r["qa"]) for r in rows if r.get("qa") and not r["qa"].get("error")]
+    out: list[dict[str, float | None]] = []
+    for bar in bars:
+        def idk(s: dict[str, Any], bar: float = bar) -> bool:
+            best = (s.get("signals") or {}).get("best_sentence")
+            return bool(s["idk"]) or (s.get("route") == "passages" and best is not None
+                                      and best < bar)
+        answerable = [idk(s) for r, s in done if r["answerability"] in ("ANSWERABLE", "PARTIAL")]
+        out.append({
+            "bar": bar,
+            "answer_rate": _mean([float(not x) for x in answerable]),
+            "refusal_unanswerable": _mean([float(idk(s)) for r, s in done
+                                           if r["answerability"] == "UNANSWERABLE"]),
+            "refusal_conversational": _mean([float(idk(s)) for r, s in done
+                                             if r["answerability"] == "CONVERSATIONAL"]),
+        })
+    return out
+
+
 def report_from_rows(rows: list[dict[str, Any]], backend: str) -> ChatReport:
     """The report of per-task rows (from a run, or read back from a ``--details`` file)."""
     report = ChatReport(backend=backend, tasks=len(rows))
@@ -518,6 +555,8 @@ def report_from_rows(rows: list[dict[str, Any]], backend: str) -> ChatReport:
             mine, theirs = mine_all.get(m), theirs_all.get(m)
             report.ratios[m] = mine / theirs if mine is not None and theirs else None
         report.sample["paired"] = len(paired)
+    if any((r.get("qa") or {}).get("signals") for r in rows):
+        report.tradeoff = refusal_tradeoff(rows)
     return report
 
 
@@ -576,5 +615,11 @@ def _table(report: ChatReport) -> str:
         paired = report.sample.get("paired", report.tasks)
         lines += ["", f"qa / naive chain ({paired} tasks both answered): " + ", ".join(
             f"{m} {_fmt(v, 2)}" for m, v in report.ratios.items())]
+    if report.tradeoff:
+        lines += ["", "qa had the relevance bar before the model been higher "
+                      "(answer rate on ANSWERABLE + PARTIAL / refusal on UNANSWERABLE):",
+                  "  " + "   ".join(f"{t['bar']:.2f}: {_fmt(t['answer_rate'])} / "
+                                    f"{_fmt(t['refusal_unanswerable'])}"
+                                    for t in report.tradeoff)]
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)

@@ -16,10 +16,10 @@ from qa.evaluation.chat import (
     gold_hits,
     k_precision,
     ndcg_at,
+    read_baseline_cache,
     recall_at,
     report_from_details,
     report_from_rows,
-    read_baseline_cache,
     rouge_l,
     token_recall,
 )
