@@ -63,7 +63,7 @@ def ingest(
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Index files and folders (.txt .md .html .pdf .docx .odt .epub .pptx .xlsx .csv .png .jpg .tiff).
+    """Index files and folders of every type in ``qa.loaders.SUPPORTED_SUFFIXES``.
 
     Unchanged files embed nothing; a changed file replaces its old chunks; a
     file that cannot be read is reported in the result and the rest go on.

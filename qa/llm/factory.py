@@ -74,7 +74,8 @@ def get_chat_model(spec: str, settings: Settings) -> BaseChatModel | None:
     """The chat model ``spec`` names, or None for ``extractive``.
 
     ``local`` assembles and verifies the GGUF on first use (a few seconds, once
-    per data directory); the model itself loads on the first call.
+    per machine and user: it goes to the user's model cache, see ``qa.model_cache``);
+    the model itself loads on the first call.
 
     Example:
         >>> chat = get_chat_model("local", Settings.from_env())  # doctest: +SKIP

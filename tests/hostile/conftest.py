@@ -15,7 +15,7 @@ REPORT: list[str] = []
 def shared_model(embedder, data_dir: Path) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Let ``qa.ingest`` in this test reuse the session's model instead of loading its own.
 
-    ``get_embedder`` caches per data directory, and each test has a fresh one; the
+    ``get_embedder`` caches per model and model folder, and each test has its own; the
     model is the same real one either way, only loaded once.
     """
     from qa.config import Settings
