@@ -144,6 +144,12 @@ def support(claim: str, passage: str, question: str = "") -> Support:
     ...             "and Pakistan in January. It snowed.")
     >>> round(s.score, 2), s.quote.text
     (1.0, 'Moscow hosted China and Pakistan in January.')
+
+    A neighbour that holds only the question's words is not quoted with it:
+
+    >>> support("Moscow hosted Pakistan and China.", "Many countries met. Moscow hosted "
+    ...         "Pakistan and China.", "Which countries met in Moscow?").quote.text
+    'Moscow hosted Pakistan and China.'
     """
     needed = set(content_words(claim))
     new = needed - set(content_words(question))
@@ -158,16 +164,21 @@ def support(claim: str, passage: str, question: str = "") -> Support:
     weight = {w: 2.0 if w in facts else 1.0 for w in needed}
     total = sum(weight.values())
     stems = [set(content_words(s.text)) for s in sentences]
+    def score_of(found: set[str]) -> float:
+        return sum(weight[w] for w in needed & found) / total
+
     windows = [(stems[i], s) for i, s in enumerate(sentences)]
-    # Pairs come last, so a pair is quoted only when it supports more than any one sentence.
+    # A pair is a window only where it supports the claim better than either of its
+    # sentences alone: the question's words in a neighbour are no reason to quote it.
     windows += [
         (stems[i] | stems[i + 1], Sentence(passage[a.start:b.end], a.start, b.end))
         for i, (a, b) in enumerate(zip(sentences, sentences[1:], strict=False))
+        if score_of(stems[i] | stems[i + 1]) > max(score_of(stems[i]), score_of(stems[i + 1]))
     ]
     best, best_key = Support(-1.0, None), -1.0
     asked = set(content_words(question, question=True))
     for found, window in windows:
-        score = sum(weight[w] for w in needed & found) / total
+        score = score_of(found)
         # Of the windows that support it, the one about what was asked (ABOUT_WEIGHT).
         about = len(asked & found) / len(asked) if asked and score >= SUPPORT_THRESHOLD else 0.0
         key = score + ABOUT_WEIGHT * about

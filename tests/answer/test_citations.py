@@ -129,3 +129,17 @@ def test_a_bare_yes_asserts_the_question(passages: list[Passage]) -> None:
     checked = check_citations("Yes [3].", passages, question)
     assert checked.kept == 1 and checked.citations[0].quote == HELMAND
     assert check_citations("Yes [1].", passages, "Is Kabul famous for its gardens?").kept == 0
+
+
+def test_the_quote_is_the_supporting_sentence_not_its_neighbour() -> None:
+    # The seed article: the sentence before the conference one names "countries", a word of
+    # the question; the quote is still the one sentence that supports the answer.
+    from tests.conftest import SEEDS
+
+    article = next(SEEDS.iterdir()).read_text(encoding="utf-8")
+    answer = ("In January, Moscow hosted a trilateral peace conference on Afghanistan with "
+              "Pakistan and China and brushed aside the Afghan government.")
+    found = support(answer, article, "Which countries took part in the January conference?")
+    assert found.score == 1.0 and found.quote is not None
+    assert found.quote.text == answer
+    assert article[found.quote.start:found.quote.end] == answer
