@@ -32,9 +32,9 @@ The baseline is :class:`qa.evaluation.naive_chat.NaiveChat`, asked in the same
 run with the same chat model (there is none for ``extractive``: no baseline then).
 Its answers do not depend on qa's code, so a ``baseline_cache`` file keeps them
 across runs, keyed by task and by :func:`baseline_key` (model, embedding model,
-chunking, prompts): a long paired run can be built up over several sittings, and
-each row says the load average it was asked under (``load``). Ratios are taken
-over the tasks both systems answered.
+chunking, prompts), a failed ask too (it fails alike the next time): a long paired
+run can be built up over several sittings, and each row says the load average it
+was asked under (``load``). Ratios are taken over the tasks both systems were asked.
 """
 
 from __future__ import annotations
@@ -301,14 +301,12 @@ def read_baseline_cache(path: Path | None, key: str) -> dict[str, dict[str, Any]
             entry = json.loads(line)
         except json.JSONDecodeError:  # a line cut short by an interrupted run
             continue
-        if entry.get("key") == key and not entry["baseline"].get("error"):
+        if entry.get("key") == key:  # a failed ask is kept too: it fails the same way again
             out[entry["task_id"]] = entry["baseline"]
     return out
 
 
 def _append_baseline(path: Path, key: str, task_id: str, answer: dict[str, Any]) -> None:
-    if answer.get("error"):
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps({"task_id": task_id, "key": key, "baseline": answer},
@@ -613,7 +611,7 @@ def _table(report: ChatReport) -> str:
                 lines.append(f"{label:<24}{int(values['n'] or 0):>5}{cells}")
     if report.ratios:
         paired = report.sample.get("paired", report.tasks)
-        lines += ["", f"qa / naive chain ({paired} tasks both answered): " + ", ".join(
+        lines += ["", f"qa / naive chain ({paired} tasks asked of both): " + ", ".join(
             f"{m} {_fmt(v, 2)}" for m, v in report.ratios.items())]
     if report.tradeoff:
         lines += ["", "qa had the relevance bar before the model been higher "

@@ -145,7 +145,7 @@ def test_ratios_only_over_tasks_both_systems_answered() -> None:
     report = report_from_rows(rows, "local")
     assert report.ratios["recall"] == pytest.approx(2.0)
     assert report.sample["paired"] == 1
-    assert "(1 tasks both answered)" in report.table()
+    assert "(1 tasks asked of both)" in report.table()
 
 
 def test_baseline_cache_keeps_answers_per_key(tmp_path: Path) -> None:
@@ -153,10 +153,11 @@ def test_baseline_cache_keeps_answers_per_key(tmp_path: Path) -> None:
     answer = {"answer": "Form 1040.", "idk": False, "recall": 0.5}
     _append_baseline(cache, "model-a", "t1", answer)
     _append_baseline(cache, "model-b", "t2", answer)
-    _append_baseline(cache, "model-a", "t3", answer | {"error": "prompt too long"})
+    failed = answer | {"error": "prompt too long", "idk": True}
+    _append_baseline(cache, "model-a", "t3", failed)  # the naive chain fails alike next time
     with cache.open("a", encoding="utf-8") as f:
         f.write('{"task_id": "t4", "key": "mod')  # a line an interrupted run cut short
-    assert read_baseline_cache(cache, "model-a") == {"t1": answer}
+    assert read_baseline_cache(cache, "model-a") == {"t1": answer, "t3": failed}
     assert read_baseline_cache(cache, "model-b") == {"t2": answer}
     assert read_baseline_cache(tmp_path / "none.jsonl", "model-a") == {}
 
