@@ -164,16 +164,18 @@ def support(claim: str, passage: str, question: str = "") -> Support:
     weight = {w: 2.0 if w in facts else 1.0 for w in needed}
     total = sum(weight.values())
     stems = [set(content_words(s.text)) for s in sentences]
+
     def score_of(found: set[str]) -> float:
         return sum(weight[w] for w in needed & found) / total
 
+    alone = [score_of(found) for found in stems]
     windows = [(stems[i], s) for i, s in enumerate(sentences)]
     # A pair is a window only where it supports the claim better than either of its
     # sentences alone: the question's words in a neighbour are no reason to quote it.
     windows += [
         (stems[i] | stems[i + 1], Sentence(passage[a.start:b.end], a.start, b.end))
         for i, (a, b) in enumerate(zip(sentences, sentences[1:], strict=False))
-        if score_of(stems[i] | stems[i + 1]) > max(score_of(stems[i]), score_of(stems[i + 1]))
+        if score_of(stems[i] | stems[i + 1]) > max(alone[i], alone[i + 1])
     ]
     best, best_key = Support(-1.0, None), -1.0
     asked = set(content_words(question, question=True))

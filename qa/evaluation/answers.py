@@ -116,6 +116,8 @@ def bar_tradeoff(rows: list[dict[str, Any]],
     def best(r: dict[str, Any]) -> float:
         return float((r.get("signals") or {}).get("best_sentence", 0.0))
 
+    if not any(r.get("signals") for r in rows):  # rows written before signals were kept
+        return []
     answerable = [best(r) for r in rows if not r["impossible"]]
     impossible = [best(r) for r in rows if r["impossible"]]
     if not answerable or not impossible:
@@ -173,8 +175,7 @@ def eval_answers(
     report = AnswerReport(f"squad-{version}", backend, len(rows), _metrics(rows),
                           _latency(rows), {"k": k or base.k, "slice": slice_,
                                            "collection": settings.collection})
-    if any(r["signals"] for r in rows):
-        report.tradeoff = bar_tradeoff(rows)
+    report.tradeoff = bar_tradeoff(rows)
     return report
 
 
@@ -244,11 +245,8 @@ def report_from_details(path: Path, dataset: str = "", backend: str = "") -> Ans
     """
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
-    report = AnswerReport(dataset, backend, len(rows), _metrics(rows), _latency(rows),
-                          {"details": str(path)})
-    if any(r.get("signals") for r in rows):
-        report.tradeoff = bar_tradeoff(rows)
-    return report
+    return AnswerReport(dataset, backend, len(rows), _metrics(rows), _latency(rows),
+                        {"details": str(path)}, bar_tradeoff(rows))
 
 
 def report_json(report: AnswerReport) -> str:

@@ -53,8 +53,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from qa.answer.chain import MODEL_MIN_SCORE
 from qa.config import Settings
 from qa.errors import MissingDependencyError, QAError
+from qa.evaluation.answers import TRADEOFF_BARS as ANSWER_BARS
 from qa.evaluation.answers import normalize_answer
 from qa.evaluation.mtrag import (
     DOMAINS,
@@ -76,10 +78,10 @@ log = logging.getLogger(__name__)
 
 QUERIES = ("last_turn", "qa_rewrite", "human_rewrite")
 SYSTEMS = ("qa", "baseline")
-#: Relevance bars before the model (``qa.answer.chain.MODEL_MIN_SCORE`` and above) whose
-#: effect the report shows: a bar refuses every passage-route task whose best sentence
-#: scored below it, so a run at the current bar tells what each higher bar would do.
-TRADEOFF_BARS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+#: Relevance bars before the model whose effect the report shows: a bar refuses every
+#: passage-route task whose best sentence scored below it, so a run at the current bar
+#: (``MODEL_MIN_SCORE``) tells what each higher bar would do, and nothing about lower ones.
+TRADEOFF_BARS = tuple(b for b in ANSWER_BARS if b >= MODEL_MIN_SCORE)
 RATIO_MEASURES = ("answer_rate", "refusal_unanswerable", "recall", "rougeL", "k_precision",
                   "words_median", "first_token_median", "total_median")
 
@@ -223,10 +225,10 @@ def eval_chat(
     if want_naive and chat is None:
         notes.append(f"no baseline: the {backend} backend has no chat model to run it with")
         want_naive = False
-    rouge_l("warm", "warm")  # fails early when rouge-score is missing
-    domains = _domains(base, folder, sorted({t.domain for t in tasks}), chat if want_naive else None)
     if baseline_only and not want_naive:
         raise QAError("--baseline-only needs a backend with a chat model and the baseline on")
+    rouge_l("warm", "warm")  # fails early when rouge-score is missing
+    domains = _domains(base, folder, sorted({t.domain for t in tasks}), chat if want_naive else None)
     ask_qa = not retrieval_only and not baseline_only
     if ask_qa and tasks:
         first = tasks[0]
@@ -276,7 +278,6 @@ def eval_chat(
 def baseline_key(chat: Any, embed_model: str) -> str:
     """What the baseline's answers depend on: the chat model, the embedding model, its setup.
 
-    >>> from qa.evaluation.naive_chat import CHUNK_SIZE
     >>> key = baseline_key(None, "all-MiniLM-L6-v2")
     >>> key.startswith("NoneType|all-MiniLM-L6-v2|") and len(key.split("|")) == 4
     True
