@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qa.text.sentences import sentence_spans
 from qa.types import Chunk, LoadedDocument
 
 TokenCounter = Callable[[list[str]], list[int]]
@@ -34,9 +35,6 @@ TokenCounter = Callable[[list[str]], list[int]]
 #: The kind of a table block (see qa.loaders.tables): split only between rows.
 TABLE = "table"
 
-# A sentence ends at . ! ? (optionally closed by quotes or brackets) followed by
-# whitespace; abbreviations are rare enough in the corpora that this is kept simple.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 _WORD = re.compile(r"\S+")
 #: WordPiece's ``max_input_chars_per_word``: a longer run reads as one unknown piece.
 MAX_WORD_CHARS = 100
@@ -185,7 +183,7 @@ def _units(
                                block.kind, i))
             continue
         table = block.kind == TABLE
-        spans = (_row_spans if table else _sentence_spans)(doc.text, block.start, block.end)
+        spans = (_row_spans if table else sentence_spans)(doc.text, block.start, block.end)
         kind = TABLE if table else "text"
         counts = _counts_up_to(count_tokens, [doc.text[s:e] for s, e in spans], limit)
         for (s, e), n in zip(spans, counts, strict=True):
@@ -224,18 +222,6 @@ def _counts_up_to(count_tokens: TokenCounter, texts: list[str], limit: int) -> l
     sure = [len(t) - len(_SPACE.findall(t)) > limit * MAX_WORD_CHARS for t in texts]
     counted = iter(count_tokens([t for t, skip in zip(texts, sure, strict=True) if not skip]))
     return [limit + 1 if skip else next(counted) for skip in sure]
-
-
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    pos = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        if match.start() > pos:
-            spans.append((pos, match.start()))
-        pos = match.end()
-    if pos < end:
-        spans.append((pos, end))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
 def _word_windows(

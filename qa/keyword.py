@@ -23,7 +23,6 @@ tantivy's own writer lock at the end of each write.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
 from collections.abc import Iterable, Sequence
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.errors import StoreError
+from qa.text.words import STOPWORDS, WORD, keyword_analyzer
 from qa.types import Chunk
 
 if TYPE_CHECKING:
@@ -42,13 +42,6 @@ ANALYZER = "qa_english"
 WRITER_HEAP_BYTES = 64_000_000
 MAX_QUERY_TERMS = 64
 
-_TERM = re.compile(r"\w+", re.UNICODE)
-
-# Words too common to help BM25: a short English list, left out of queries only.
-STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"]
-)
-
 
 def query_words(query: str) -> list[str]:
     """The words of ``query`` a keyword search looks for: lower-cased, stop words
@@ -57,22 +50,9 @@ def query_words(query: str) -> list[str]:
     >>> query_words("Which countries attended the Moscow conference?")
     ['countries', 'attended', 'moscow', 'conference']
     """
-    words = [w.lower() for w in _TERM.findall(query)]
+    words = [w.lower() for w in WORD.findall(query)]
     content = [w for w in words if w not in STOPWORDS] or words
     return list(dict.fromkeys(content))[:MAX_QUERY_TERMS]
-
-
-def _analyzer() -> tantivy.TextAnalyzer:
-    import tantivy
-
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(40))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.stemmer("english"))
-        .build()
-    )
 
 
 def _schema() -> tantivy.Schema:
@@ -99,7 +79,7 @@ class KeywordIndex:
 
         self.folder = folder
         self._schema = _schema()
-        self._analyzer = _analyzer()
+        self._analyzer = keyword_analyzer()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._index = tantivy.Index(self._schema, path=str(folder), reuse=True)

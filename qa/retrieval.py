@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from qa.config import SearchMode
 from qa.embedding import Embedder
 from qa.errors import StoreError
-from qa.keyword import STOPWORDS as STOPWORDS  # re-exported for qa.answer
 from qa.registry import ChunkRow
 from qa.store import Store
 from qa.types import Passage

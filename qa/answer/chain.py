@@ -61,6 +61,8 @@ from qa.answer.prompts import (
 from qa.answer.scoring import Candidate, score_sentences
 from qa.config import SearchMode
 from qa.retrieval import Retriever
+from qa.text.markers import MARKER, marker_numbers
+from qa.text.sentences import sentence_spans
 from qa.types import Answer, Passage
 
 log = logging.getLogger(__name__)
@@ -115,8 +117,6 @@ class MarkerRenumberer:
     'China [1] and Iran [2].'
     """
 
-    _COMPLETE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-
     def __init__(self, valid: int) -> None:
         self.valid = valid
         self.numbers: dict[int, int] = {}
@@ -124,7 +124,7 @@ class MarkerRenumberer:
 
     def feed(self, text: str) -> str:
         self._pending += text
-        out = self._COMPLETE.sub(self._renumber, self._pending)
+        out = MARKER.sub(self._renumber, self._pending)
         cut = out.rfind("[")
         if cut >= 0 and "]" not in out[cut:] and len(out) - cut < 16:
             self._pending = out[cut:]  # maybe the start of a marker: hold it back
@@ -138,7 +138,7 @@ class MarkerRenumberer:
 
     def _renumber(self, match: re.Match[str]) -> str:
         kept = []
-        for n in (int(x) for x in re.split(r"[,;]", match.group(1))):
+        for n in marker_numbers(match.group(1)):
             if 1 <= n <= self.valid:
                 kept.append(self.numbers.setdefault(n, len(self.numbers) + 1))
         # "[3]" turns into "[1]"; the result is never re-read, as sub() works on the input.
@@ -334,7 +334,8 @@ def _answer_sentences(raw: str) -> str:
     >>> _answer_sentences("He voiced concern over the bases. He said The documents do not say.")
     'He voiced concern over the bases.'
     """
-    return " ".join(c for c in re.split(r"(?<=[.!?])\s+", raw) if not is_model_refusal(c))
+    pieces = (raw[start:end] for start, end in sentence_spans(raw))
+    return " ".join(c for c in pieces if not is_model_refusal(c))
 
 
 def _refuse(

@@ -31,15 +31,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.answer.text import (
-    Sentence,
-    asks_yes_or_no,
-    content_words,
-    split_sentences,
-    stem,
-    strip_citations,
-)
+from qa.answer.text import asks_yes_or_no
 from qa.embedding import Embedder
+from qa.text.markers import markers, markers_before_stop, strip_citations
+from qa.text.sentences import Sentence, split_sentences
+from qa.text.words import content_words, stem
 from qa.types import Citation, Passage
 
 SUPPORT_THRESHOLD = 0.6
@@ -53,8 +49,6 @@ MAX_PER_SENTENCE = 1
 #: it, a passage naming all three in another talk outranked the one about the conference.
 ABOUT_WEIGHT = 1.0
 
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_MARKER_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)")
 _WORDS = re.compile(r"\w+")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d{1,2}[.)])\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -96,15 +90,6 @@ class Checked:
         return self.kept > 0 and self.dropped == 0
 
 
-def markers(text: str) -> list[int]:
-    """The passage numbers cited in ``text``, in order, repeats kept.
-
-    >>> markers("China [1][2] and Iran [3, 1].")
-    [1, 2, 3, 1]
-    """
-    return [int(n) for group in _MARKER.findall(text) for n in re.split(r"[,;]", group)]
-
-
 def claims(answer: str) -> list[Claim]:
     """The answer's sentences, each with the markers written in or right after it.
 
@@ -113,7 +98,7 @@ def claims(answer: str) -> list[Claim]:
     """
     out: list[Claim] = []
     # "China. [1] Iran" -> "China [1]. Iran": a marker after a full stop belongs before it.
-    answer = _MARKER_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), answer)
+    answer = markers_before_stop(answer)
     for n, line in enumerate(answer.strip().split("\n")):
         bullet = _BULLET.match(line)
         lead = ("\n" if n else "") + (bullet.group(0).strip() + " " if bullet else "")

@@ -24,8 +24,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
 from qa.answer.prompts import CONDENSE_PROMPT, SMALL_BUDGET, budget_for, condense_context
-from qa.answer.text import content_words, stem, word_kind
-from qa.retrieval import STOPWORDS
+from qa.answer.text import word_kind
+from qa.text.words import QUESTION_WORDS, STOPWORDS, content_words, stem
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ _SMALL_TALK = _words(
 )
 _CONTEXT = re.compile(r"^(.*\S)\s+\(([^()]*)\)$", re.S)
 _DETERMINERS = _words("the a an this that these those its their his her our")
-_QUESTION = _words("what which who whom whose when where why how much many name did does do")
 
 
 def needs_history(question: str) -> bool:
@@ -117,7 +116,7 @@ def condense_rule_based(question: str, history: list[dict[str, str]]) -> str:
     words = _WORD.findall(previous[-1])
     for i, word in enumerate(words):
         low = word.lower()
-        if (low in STOPWORDS or low in _QUESTION or low in _PRONOUNS or stem(low) in have
+        if (low in STOPWORDS or low in QUESTION_WORDS or low in _PRONOUNS or stem(low) in have
                 or word_kind(word) in replaced or word in salient):
             continue
         # Without a tagger, keep what is probably a name or a noun: capitalised

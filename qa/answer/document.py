@@ -24,8 +24,9 @@ import re
 
 import numpy as np
 
-from qa.answer.text import Sentence, content_words, split_sentences
 from qa.embedding import Embedder
+from qa.text.sentences import Sentence, split_sentences
+from qa.text.words import content_words
 from qa.types import Passage
 
 _DOCUMENT = r"(?:document|article|paper|text|file|report|page|post|story|piece|essay|book)"

@@ -34,16 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answer.text import (
-    Sentence,
-    asks_yes_or_no,
-    content_words,
-    coverage,
-    idf_weights,
-    split_sentences,
-    word_kind,
-)
+from qa.answer.text import asks_yes_or_no, coverage, idf_weights, word_kind
 from qa.embedding import Embedder
+from qa.text.sentences import Sentence, split_sentences
+from qa.text.words import content_words
 from qa.types import Passage
 
 _WORD = re.compile(r"\w+")

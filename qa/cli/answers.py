@@ -171,8 +171,7 @@ def _show(stream: Any, out: TextIO) -> Answer:
 
 def _shape(text: str) -> tuple[str, list[int]]:
     """Text and markers, ignoring where a marker sits around a full stop."""
-    from qa.answer.citations import markers
-    from qa.answer.text import strip_citations
+    from qa.text.markers import markers, strip_citations
 
     return " ".join(strip_citations(text).replace(" .", ".").split()), markers(text)
 

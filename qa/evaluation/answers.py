@@ -31,9 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.answer.text import strip_citations
 from qa.config import Settings
 from qa.evaluation.retrieval import _index, _squad_docs, eval_settings, read_jsonl, sample
+from qa.text.markers import strip_citations
 from qa.types import Answer
 
 log = logging.getLogger(__name__)

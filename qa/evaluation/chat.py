@@ -363,7 +363,7 @@ def _retrieval(task: Task, d: _Domain, backend: str) -> dict[str, Any]:
 
 def _ask_qa(task: Task, settings: Settings, backend: str, k: int | None) -> dict[str, Any]:
     from qa.answer import ask
-    from qa.answer.text import strip_citations
+    from qa.text.markers import strip_citations
 
     load = os.getloadavg()[0]
     started = time.perf_counter()

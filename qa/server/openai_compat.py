@@ -114,8 +114,7 @@ def sources_text(answer: Answer) -> str:
 
 def _shape(text: str) -> tuple[str, list[int]]:
     """Text and markers, ignoring where a marker sits around a full stop (as ``qa ask``)."""
-    from qa.answer.citations import markers
-    from qa.answer.text import strip_citations
+    from qa.text.markers import markers, strip_citations
 
     return " ".join(strip_citations(text).replace(" .", ".").split()), markers(text)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.citations import check_citations, claims, markers, support
+from qa.answer.citations import check_citations, claims, support
+from qa.text.markers import markers
 from qa.types import Passage
 
 JANUARY = ("In January, Moscow hosted a trilateral peace conference on Afghanistan with "

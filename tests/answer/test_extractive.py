@@ -6,7 +6,7 @@ import pytest
 
 from qa.answer.extractive import MIN_SCORE, extractive_answer, quotable, relevant, word_deltas
 from qa.answer.scoring import Candidate
-from qa.answer.text import Sentence
+from qa.text.sentences import Sentence
 
 
 def cand(passage: int, text: str, score: float) -> Candidate:

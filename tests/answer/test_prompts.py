@@ -17,7 +17,7 @@ from qa.answer.prompts import (
     passages_block,
 )
 from qa.answer.scoring import Candidate
-from qa.answer.text import split_sentences
+from qa.text.sentences import split_sentences
 from qa.types import Passage
 
 

@@ -30,8 +30,9 @@ from pathlib import Path
 import pytest
 
 from qa.answer.prompts import ANSWER_SYSTEM
-from qa.answer.text import split_sentences, strip_citations
 from qa.config import Settings
+from qa.text.markers import strip_citations
+from qa.text.sentences import split_sentences
 from qa.types import Answer
 from qa.ui import escape_markdown
 from tests.hostile import helpers as h

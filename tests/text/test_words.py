@@ -1,34 +1,11 @@
-"""Sentences with offsets and content words."""
+"""Stems, content words, and the answer chain's word measures."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.answer.text import (
-    asks_yes_or_no,
-    content_words,
-    coverage,
-    split_sentences,
-    stem,
-    strip_citations,
-)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("One. Two!  Three", ["One.", "Two!", "Three"]),
-        ("The U.S. troops left. Then Dr. Smith came.", ["The U.S. troops left.",
-                                                         "Then Dr. Smith came."]),
-        ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
-        ("Heading\n\nBody text", ["Heading", "Body text"]),
-        ("  \n ... \n", []),
-    ],
-)
-def test_split_sentences(text: str, expected: list[str]) -> None:
-    sentences = split_sentences(text)
-    assert [s.text for s in sentences] == expected
-    assert all(text[s.start:s.end] == s.text for s in sentences)
+from qa.answer.text import asks_yes_or_no, coverage
+from qa.text.words import QUESTION_WORDS, STOPWORDS, content_words, keyword_analyzer, stem
 
 
 @pytest.mark.parametrize(
@@ -55,8 +32,18 @@ def test_content_words_drop_stop_and_question_words() -> None:
     assert content_words("Who hosted the talks?") == ["host", "talk"]
 
 
-def test_strip_citations_and_coverage() -> None:
-    assert strip_citations("China [1] and Iran [2, 3].") == "China and Iran."
+def test_question_words_are_dropped_only_from_questions() -> None:
+    assert content_words("Name the named ones", question=True) == ["one"]
+    assert content_words("Name the named ones") == ["name", "nam", "one"]
+    assert {"what", "which", "how", "did"} <= QUESTION_WORDS
+    assert "the" in STOPWORDS and "conference" not in STOPWORDS
+
+
+def test_keyword_analyzer_stems_like_the_index() -> None:
+    assert keyword_analyzer().analyze("Countries INVITED Café") == ["countri", "invit", "cafe"]
+
+
+def test_coverage() -> None:
     assert coverage(["a", "b", "b"], {"b"}) == 0.5
     assert coverage([], {"b"}) == 0.0
     assert coverage(["rare", "common"], {"rare"}, {"rare": 3.0, "common": 1.0}) == 0.75
