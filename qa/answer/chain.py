@@ -60,6 +60,7 @@ from qa.answer.prompts import (
 )
 from qa.answer.scoring import Candidate, score_sentences
 from qa.config import SearchMode
+from qa.llm.traits import traits_of
 from qa.retrieval import Retriever
 from qa.text.markers import MARKER, marker_numbers
 from qa.text.sentences import sentence_spans
@@ -378,6 +379,6 @@ def _signals(state: _State) -> dict[str, float]:
 
 def _bounded(chat: BaseChatModel, max_tokens: int) -> Runnable[Any, Any]:
     """The model with its answer length capped, where the model takes a cap per call."""
-    if getattr(chat, "n_ctx", None) is not None or "max_tokens" in type(chat).model_fields:
+    if traits_of(chat).takes_max_tokens:
         return chat.bind(max_tokens=max_tokens)
     return chat

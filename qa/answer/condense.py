@@ -25,6 +25,7 @@ from langchain_core.output_parsers import StrOutputParser
 
 from qa.answer.prompts import CONDENSE_PROMPT, SMALL_BUDGET, budget_for, condense_context
 from qa.answer.text import word_kind
+from qa.llm.traits import traits_of
 from qa.text.words import QUESTION_WORDS, STOPWORDS, content_words, stem
 
 log = logging.getLogger(__name__)
@@ -208,8 +209,6 @@ def _adds_nothing(question: str, rewrite: str) -> bool:
 
 
 def _bounded(chat: BaseChatModel) -> BaseChatModel:
-    from qa.llm import LlamaCppChatModel
-
-    if isinstance(chat, LlamaCppChatModel):
+    if traits_of(chat).speed == "slow":  # a rewritten question needs no more on a slow model
         return chat.bind(max_tokens=60)  # type: ignore[return-value]
     return chat

@@ -21,6 +21,7 @@ from typing import Literal
 from langchain_core.prompts import ChatPromptTemplate
 
 from qa.answer.scoring import Candidate
+from qa.llm.traits import traits_of
 from qa.text.markers import disarm_markers, strip_citations
 from qa.text.sentences import split_sentences
 from qa.types import Passage
@@ -154,8 +155,7 @@ LARGE_BUDGET = Budget(context_chars=12000, max_passages=8, fact_tokens=300, long
 
 def budget_for(chat: object) -> Budget:
     """The budget for a chat model: small when it declares a context under 8k tokens."""
-    n_ctx = getattr(chat, "n_ctx", None)
-    return SMALL_BUDGET if isinstance(n_ctx, int) and n_ctx < 8192 else LARGE_BUDGET
+    return SMALL_BUDGET if traits_of(chat).small_context else LARGE_BUDGET
 
 
 def excerpts(

@@ -75,7 +75,8 @@ def get_chat_model(spec: str, settings: Settings) -> BaseChatModel | None:
 
     ``local`` assembles and verifies the GGUF on first use (a few seconds, once
     per machine and user: it goes to the user's model cache, see ``qa.model_cache``);
-    the model itself loads on the first call.
+    the model itself loads on the first call. :func:`qa.llm.traits_of` tells what
+    the returned model is (context size, whether it takes ``max_tokens``, speed).
 
     Example:
         >>> chat = get_chat_model("local", Settings.from_env())  # doctest: +SKIP

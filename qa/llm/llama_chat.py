@@ -33,6 +33,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from qa.errors import ConfigError, MissingDependencyError
 from qa.llm.decoding import Outcome, Step, decode
+from qa.llm.traits import ModelTraits
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -197,6 +198,10 @@ class LlamaCppChatModel(BaseChatModel):
             "temperature": self.temperature,
             "n_ctx": self.n_ctx,
         }
+
+    def traits(self) -> ModelTraits:
+        """Its context size; it takes ``max_tokens`` per call; it runs on this CPU: slow."""
+        return ModelTraits(context_tokens=self.n_ctx, takes_max_tokens=True, speed="slow")
 
     def warm_up(self) -> None:
         """Load the weights now (once per process), so the first call does not wait."""
