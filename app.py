@@ -27,6 +27,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from qa import QAError, Settings, documents, ingest, remove
 from qa.answer import ask_stream
 from qa.answer.ask import chat_model
+from qa.config import apply_process_defaults
 from qa.llm import available_backends, parse_spec
 from qa.llm.llama_chat import BackgroundLoad
 from qa.loaders import SUPPORTED_SUFFIXES
@@ -541,6 +542,7 @@ def passage_card(i: int, passage: Passage, answer: Answer, key: str) -> None:
 
 
 def main() -> None:
+    apply_process_defaults()  # before the answer model starts loading in its thread
     st.set_page_config(page_title="Ask your documents", page_icon="📄")
     # No tracebacks in the browser even without .streamlit/config.toml ("false" would
     # still show the trace in this Streamlit version; "none" hides everything).

@@ -16,15 +16,9 @@ The whole API::
 """
 
 import importlib
-import os
 from typing import TYPE_CHECKING
 
-# llama.cpp's and torch's OpenMP threads spin while idle unless told otherwise,
-# which makes generation several times slower on a busy 2-core machine. It must
-# be set before torch is first imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from qa.config import Settings
+from qa.config import PROCESS_DEFAULTS, Settings, apply_process_defaults
 from qa.errors import QAError
 from qa.types import (
     Answer,
@@ -35,6 +29,11 @@ from qa.types import (
     LoadedDocument,
     Passage,
 )
+
+# The one variable set on import: libgomp reads OMP_WAIT_POLICY once, when torch,
+# ONNX Runtime or llama.cpp first loads it, which may be any later import of the
+# caller's. Everything else waits for an entry point or a model loader.
+apply_process_defaults({"OMP_WAIT_POLICY": PROCESS_DEFAULTS["OMP_WAIT_POLICY"]})
 
 if TYPE_CHECKING:
     from qa.answer import ask, ask_stream

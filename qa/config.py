@@ -27,11 +27,18 @@ Every setting has a default and a ``QA_*`` environment variable::
     QA_API_TOKEN       bearer token `qa serve` requires (read by qa.server, never kept here)
     QA_OCR             "on" (default): read scanned PDF pages and images with Tesseract; "off"
     QA_OCR_LANG        Tesseract language(s) for OCR, e.g. "eng" (default) or "eng+deu"
+
+Beside these, a process that runs qa gets a few variables of the libraries it
+loads (:data:`PROCESS_DEFAULTS`, :data:`OCR_DEFAULTS`), each only where unset, from
+:func:`apply_process_defaults`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -178,3 +185,59 @@ def _parse(name: str, raw: str, type_: Any) -> Any:
         except ValueError:
             raise ConfigError(f"QA_{name.upper()}={raw!r} is not a whole number") from None
     return raw
+
+
+#: Environment defaults of a process that runs qa, each set only where unset (a
+#: value the user set wins):
+#:
+#: - ``OMP_WAIT_POLICY``: llama.cpp's and torch's OpenMP workers spin while they
+#:   wait; on 2 busy cores that made generation about 8x slower. libgomp reads it
+#:   once, when first loaded, so it must be set before torch or llama.cpp loads.
+#: - ``TOKENIZERS_PARALLELISM``: Hugging Face tokenizers warn, and stop using
+#:   threads, when the process forks after they ran in parallel.
+#: - ``HF_HUB_DISABLE_PROGRESS_BARS``: no download progress bars from model loading.
+#: - ``ANONYMIZED_TELEMETRY``: Chroma sends no usage statistics.
+PROCESS_DEFAULTS: Mapping[str, str] = {
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+}
+#: Added in a process that runs Tesseract (the parse worker): one thread per page.
+#: On a busy 2-core machine Tesseract's OpenMP threads only contend (measured: 2.2 s
+#: a page with one thread, 3.1 s with the default). Never set where a model runs:
+#: it would limit llama.cpp's and ONNX Runtime's threads too.
+OCR_DEFAULTS: Mapping[str, str] = {"OMP_THREAD_LIMIT": "1"}
+
+_log = logging.getLogger(__name__)
+
+
+def apply_process_defaults(defaults: Mapping[str, str] = PROCESS_DEFAULTS) -> None:
+    """Set each variable of ``defaults`` that ``os.environ`` lacks.
+
+    Called by the entry points that own the process, before they start any thread:
+    ``qa.cli.main``, ``app.py``, ``qa.server.create_app`` and the parse worker
+    (with :data:`OCR_DEFAULTS`); ``import qa`` sets ``OMP_WAIT_POLICY`` alone.
+    Model loaders call :func:`apply_before_load` instead.
+    """
+    for name, value in defaults.items():
+        if name not in os.environ:
+            os.environ[name] = value
+
+
+def apply_before_load(defaults: Mapping[str, str] = PROCESS_DEFAULTS) -> None:
+    """:func:`apply_process_defaults` for a model loader, right before it loads.
+
+    On the main thread it sets what is unset. On any other thread (a model
+    loading in the background) it writes nothing: writing ``os.environ`` while
+    another thread iterates it (``subprocess``, ``{**os.environ}``) fails with
+    "dictionary changed size during iteration". The entry point has set the
+    defaults by then; a variable still unset is logged.
+    """
+    if threading.current_thread() is threading.main_thread():
+        apply_process_defaults(defaults)
+        return
+    missing = [name for name in defaults if name not in os.environ]
+    if missing:
+        _log.debug("not setting %s from thread %s", ", ".join(missing),
+                   threading.current_thread().name)

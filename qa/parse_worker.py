@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (args.memory_bytes, args.memory_bytes))
+    from qa.config import apply_process_defaults
+
+    apply_process_defaults()  # OCR_DEFAULTS wait for the first scan (qa.loaders.ocr)
     inbox = Connection(args.inbox, writable=False)
     outbox = Connection(args.outbox, readable=False)
     try:

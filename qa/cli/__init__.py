@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from qa.config import apply_process_defaults
 from qa.errors import QAError
 
 # Modules that register subcommands, in the order `qa --help` lists them.
@@ -47,8 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    apply_process_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -21,10 +21,9 @@ imports the backend it needs.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
-from qa.config import Settings
+from qa.config import Settings, apply_before_load
 from qa.embedding.base import Embedder, resolve_model_path
 from qa.embedding.sentence_transformer import SentenceTransformerEmbedder
 
@@ -38,7 +37,7 @@ _cache_lock = threading.Lock()
 
 def get_embedder(settings: Settings) -> Embedder:
     """The embedder for ``settings``, loaded once per process."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    apply_before_load()
     key = (settings.embed_model, settings.embed_backend, str(settings.models_dir))
     with _cache_lock:
         if key not in _cache:

@@ -9,7 +9,6 @@ tokenizer (:class:`TokenCounter`) and keep transformers quiet
 from __future__ import annotations
 
 import abc
-import os
 import re
 from collections.abc import Iterator
 from functools import cached_property
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
+from qa.config import DEFAULT_MODEL, apply_before_load
 from qa.errors import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -139,7 +138,7 @@ def _pieces(text: str, limit: int) -> Iterator[str]:
 
 def quiet_transformers() -> None:
     """No progress bars from model loading on the user's terminal."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    apply_before_load()
     try:
         from transformers.utils import logging as hf_logging
 

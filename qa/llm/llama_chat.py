@@ -17,7 +17,6 @@ launch, so the first question does not wait for the weights).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Chat
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from qa.config import apply_before_load
 from qa.errors import ConfigError, MissingDependencyError
 from qa.llm.decoding import Outcome, Step, decode
 from qa.llm.traits import ModelTraits
@@ -73,11 +73,9 @@ def load_llama(path: str, n_ctx: int = N_CTX, n_threads: int = N_THREADS) -> Loa
     key = (path, n_ctx, n_threads)
     with _loaded_lock:
         if key not in _loaded:
-            # llama.cpp's OpenMP workers spin while they wait. On 2 busy cores that made
-            # generation ~8x slower in our measurements; passive waiting costs little on an
-            # idle machine. libgomp reads this once, when first loaded: torch ships a
-            # libgomp.so.1 too, so if torch came first this is too late (set it at startup).
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            # OMP_WAIT_POLICY above all (see qa.config.PROCESS_DEFAULTS): libgomp reads it
+            # once, so if torch loaded it first this is too late; import qa has set it.
+            apply_before_load()
             try:
                 import llama_cpp
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter

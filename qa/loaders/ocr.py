@@ -9,12 +9,12 @@ OCR runs and in which language comes from ``Settings.ocr`` and ``ocr_lang``
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.config import OCR_DEFAULTS, apply_before_load
 from qa.errors import LoaderError
 
 logger = logging.getLogger(__name__)
@@ -52,9 +52,7 @@ def recognize(path: Path, image: Any, options: OcrOptions, where: str) -> str:
     """
     import pytesseract
 
-    # One thread per page: on a busy 2-core machine Tesseract's OpenMP threads only
-    # contend (measured: 2.2 s a page with one thread, 3.1 s with the default).
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    apply_before_load(OCR_DEFAULTS)  # one Tesseract thread per page
     image = fit(image)
     try:
         text: str = pytesseract.image_to_string(image, lang=options.lang, timeout=PAGE_SECONDS)

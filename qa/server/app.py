@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from qa.config import Settings
+from qa.config import Settings, apply_process_defaults
 from qa.errors import DocumentNotFoundError, ModelMismatchError, QAError, StoreError
 from qa.server.runtime import Runtime
 from qa.server.security import (
@@ -89,6 +89,7 @@ def create_app(settings: Settings, token: str | None = None, loopback_only: bool
     """
     from qa.server import openai_compat, routes
 
+    apply_process_defaults()  # before the warm-up thread loads the models
     runtime = Runtime(settings)
 
     @asynccontextmanager
