@@ -95,5 +95,6 @@ def get_chat_model(spec: str, settings: Settings) -> BaseChatModel | None:
             raise MissingDependencyError("llama-cpp-python", "local", "The local answer model")
         path = ensure_local_model(settings)
         return LlamaCppChatModel(model_path=str(path))
-    assert parsed.provider is not None and parsed.model is not None
+    if parsed.provider is None or parsed.model is None:  # parse_spec gives both
+        raise ConfigError(f"QA_LLM={spec!r} is not one of {CHOICES}")
     return provider_chat_model(parsed.provider, parsed.model, timeout=settings.llm_timeout)

@@ -139,7 +139,9 @@ class Runtime:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                assert isinstance(item, (str, Answer))
+                if not isinstance(item, (str, Answer)):
+                    raise TypeError(f"the answer stream gave a {type(item).__name__}, "
+                                    "not text or an Answer")
                 yield item
         finally:
             cancel.set()
