@@ -10,11 +10,8 @@ A sentence's score mixes three measured signals:
   collection's own embedding model);
 * ``rank``: the passage's place in the hybrid retrieval ranking.
 
-The weights were chosen on a tuning slice of SQuAD v1.1 dev (the stride-sampled
-questions between those ``qa eval answers`` reports on, 400 questions): they
-maximise how often the best sentence contains a gold answer. Measured there:
-words alone 70.0%, embeddings alone 62.5%, this mix 76.8% (a sentence of the five
-passages contains the answer for 93.5%).
+The weights maximise how often the best sentence contains a gold answer; how
+they were chosen: docs/decisions/answer-measurements.md (Sentence score weights).
 
 A sentence that only restates the question (no content word the question does
 not have) matches it best by both signals but cannot answer a question that
