@@ -1,10 +1,9 @@
-"""Stems, content words, and the answer chain's word measures."""
+"""Stop words, question words, stems and content words."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.answer.text import asks_yes_or_no, coverage
 from qa.text.words import QUESTION_WORDS, STOPWORDS, content_words, keyword_analyzer, stem
 
 
@@ -41,25 +40,3 @@ def test_question_words_are_dropped_only_from_questions() -> None:
 
 def test_keyword_analyzer_stems_like_the_index() -> None:
     assert keyword_analyzer().analyze("Countries INVITED Café") == ["countri", "invit", "cafe"]
-
-
-def test_coverage() -> None:
-    assert coverage(["a", "b", "b"], {"b"}) == 0.5
-    assert coverage([], {"b"}) == 0.0
-    assert coverage(["rare", "common"], {"rare"}, {"rare": 3.0, "common": 1.0}) == 0.75
-
-
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        ("Is the ferry faster than the bridge?", True),
-        ("Did Tesla work for Edison?", True),
-        ("can it fly", True),
-        ("How long is the bridge?", False),
-        ("Who won in 1998?", False),
-        ("Isaac Newton was born when?", False),
-        ("Name the countries that attended.", False),
-    ],
-)
-def test_asks_yes_or_no(question: str, expected: bool) -> None:
-    assert asks_yes_or_no(question) is expected
