@@ -63,7 +63,6 @@ from qa.config import SearchMode
 from qa.llm.traits import traits_of
 from qa.retrieval import Retriever
 from qa.text.markers import MARKER, marker_numbers
-from qa.text.sentences import sentence_spans
 from qa.types import Answer, Passage
 
 log = logging.getLogger(__name__)
@@ -335,8 +334,9 @@ def _answer_sentences(raw: str) -> str:
     >>> _answer_sentences("He voiced concern over the bases. He said The documents do not say.")
     'He voiced concern over the bases.'
     """
-    pieces = (raw[start:end] for start, end in sentence_spans(raw))
-    return " ".join(c for c in pieces if not is_model_refusal(c))
+    # Not qa.text.sentences: it also cuts at blank lines, and the join below would
+    # then run the reply's paragraphs and bullets into one line.
+    return " ".join(c for c in re.split(r"(?<=[.!?])\s+", raw) if not is_model_refusal(c))
 
 
 def _refuse(
