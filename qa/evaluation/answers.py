@@ -1,6 +1,6 @@
 """Answer quality on SQuAD: open-domain answers, citations, refusals and latency.
 
-Each question is asked with :func:`qa.answer.ask_stream` against a collection
+Each question is asked with :func:`qa.api.ask_stream` against a collection
 holding every article of the dataset (built as ``qa eval retrieval`` builds it,
 under ``<data_dir>/eval``), so retrieval, generation and the citation check are
 measured together.

@@ -6,7 +6,7 @@ collection per domain built with qa's own chunking (cached under
 ``<data_dir>/eval`` like ``qa eval retrieval``'s).
 
 Retrieval (ANSWERABLE and PARTIAL tasks, which have gold passages), for the last
-turn alone, qa's own standalone rewrite (:func:`qa.answer.rewrite`) and the human
+turn alone, qa's own standalone rewrite (:func:`qa.api.rewrite`) and the human
 rewrite: a chunk hits a gold passage when their character spans overlap in the
 same document. ``R@5`` is the share of gold passages that the top 5 chunks hit;
 ``nDCG@10`` gives a chunk gain 1 when it hits a gold passage no earlier chunk hit,
