@@ -3,9 +3,9 @@
 Requests run on the library's default workspace per collection (``qa.api.workspace``),
 which holds its store and models; the event loop never blocks on them. Search,
 listing and ingest run in Starlette's thread pool; answers run in their own pool
-and hand their stream back to the loop item by item. llama.cpp is not safe to call from two threads at once,
-so every answer that uses the local model holds :attr:`Runtime.model_lock` for as
-long as it generates.
+and hand their stream back to the loop item by item. llama.cpp is not safe to call
+from two threads at once, so every answer that uses the local model holds
+:attr:`Runtime.model_lock` for as long as it generates.
 """
 
 from __future__ import annotations
