@@ -6,13 +6,13 @@ CLI and the Python API answer alike. The page keeps the chat and the sidebar
 settings per browser session.
 
 Everything a document says is shown as text (see :mod:`qa.ui`); no HTML is
-ever rendered from documents, uploads or answers.
+ever rendered from documents, uploads or answers. The page holds one
+:class:`qa.Workspace` per settings (:func:`workspace`); helpers that draw nothing
+live in :mod:`qa.ui` and :mod:`qa.uploads`.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,11 +24,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from qa import QAError, Settings, documents, ingest, remove
-from qa.answer import ask_stream
-from qa.answer.ask import chat_model
+from qa import QAError, Settings, Workspace
 from qa.config import apply_process_defaults
-from qa.llm import available_backends, parse_spec
+from qa.llm import parse_spec
 from qa.llm.llama_chat import BackgroundLoad
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.pipeline import IngestProgress, ProgressCallback
@@ -37,25 +35,29 @@ from qa.sync import sync
 from qa.types import Answer, Citation, FileResult, Passage, counted
 from qa.ui import (
     Span,
+    backend_choices,
+    default_backend,
+    describe_result,
     display_name,
+    error_message,
     escape_markdown,
     highlight_markdown,
     location,
     preview,
     surrounding_text,
-    upload_path,
 )
-
-log = logging.getLogger("qa.app")
+from qa.uploads import (
+    discard_upload,
+    is_stored_upload,
+    replace_older_upload,
+    upload_path,
+    uploads_dir,
+)
 
 APP_DIR = Path(__file__).resolve().parent
 SEEDS = APP_DIR / "seeds"
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
 MAX_K = 20
-# Material icons ship with Streamlit; emoji need fonts a server or kiosk may not have.
-STATUS_ICONS = {"added": ":material/check_circle:", "replaced": ":material/sync:",
-                "unchanged": ":material/check:", "duplicate": ":material/content_copy:",
-                "failed": ":material/error:"}
 ERROR_ICON = ":material/error:"
 
 
@@ -77,15 +79,6 @@ class Outcome:
     """Whether a :func:`shown_errors` block finished without an error."""
 
     ok: bool = True
-
-
-def error_message(action: str, exc: Exception) -> str:
-    """What to tell the user: a QAError says what and how to fix; anything else is logged."""
-    if isinstance(exc, QAError):
-        return str(exc)
-    log.error("%s failed", action, exc_info=exc)
-    return (f"{action} failed unexpectedly ({type(exc).__name__}: {exc}). "
-            "The server log has the details.")
 
 
 @contextmanager
@@ -127,23 +120,6 @@ def init_state(base: Settings) -> None:
         st.session_state.setdefault(key, value)
 
 
-def backend_choices(base: Settings) -> list[str]:
-    """Usable answer backends: local first when installed, extractive, and a configured remote."""
-    choices = sorted(available_backends(), key=lambda b: b != "local")
-    try:
-        configured = parse_spec(base.llm)
-    except QAError:
-        return choices
-    if configured.kind == "provider" and base.llm not in choices:
-        choices.append(base.llm)
-    return choices
-
-
-def default_backend(base: Settings) -> str:
-    choices = backend_choices(base)
-    return base.llm if base.llm in choices else choices[0]
-
-
 def settings_panel(base: Settings) -> Settings:
     """Collection, answer backend and k; returns the settings the page uses."""
     st.subheader("Settings")
@@ -175,9 +151,10 @@ def settings_panel(base: Settings) -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def open_index(settings: Settings) -> None:
-    """Load the embedding model and open the store, once per process and settings."""
-    documents(settings=settings)
+def workspace(settings: Settings) -> Workspace:
+    """The workspace of ``settings``, one per process and settings; it loads its parts
+    on first use, and workspaces of one collection share its store and models."""
+    return Workspace(settings)
 
 
 @st.cache_resource(show_spinner=False)
@@ -193,7 +170,7 @@ def answer_model_loading(spec: str, data_dir: str, _settings: Settings) -> Backg
         return None
 
     def load() -> None:
-        chat = chat_model(spec, _settings)
+        chat = workspace(_settings).chat_model(spec)
         if chat is not None and parse_spec(spec).kind == "local":
             chat.invoke("Hi", max_tokens=1)
 
@@ -232,10 +209,10 @@ def seed_first_run(settings: Settings) -> None:
     collection the user emptied on purpose stays empty.
     """
     marker = settings.data_dir / "app" / f"seeded-{settings.collection}"
-    if marker.exists() or not SEEDS.is_dir() or documents(settings=settings):
+    if marker.exists() or not SEEDS.is_dir() or workspace(settings).documents():
         return
     with st.status("First run: indexing the sample documents in seeds/ …") as status:
-        report = ingest([SEEDS], settings=settings, progress=progress_bar(status))
+        report = workspace(settings).ingest([SEEDS], progress=progress_bar(status))
         for result in report.failed:
             status.caption(describe_result(display_name(result.path), result))
         status.update(label=f"First run: seeds/ — {report.summary()}",
@@ -265,16 +242,6 @@ def progress_bar(where: DeltaGenerator) -> ProgressCallback:
 # --- documents -----------------------------------------------------------------
 
 
-def is_stored_upload(path: Path, settings: Settings) -> bool:
-    """Whether ``path`` is a file the app stored under :func:`uploads_dir`."""
-    return path.is_relative_to(uploads_dir(settings).resolve()) and path.is_file()
-
-
-def uploads_dir(settings: Settings) -> Path:
-    """Per collection, so removing a document never deletes another collection's file."""
-    return settings.data_dir / "uploads" / settings.collection
-
-
 def documents_panel(settings: Settings) -> None:
     """Upload files, see what each became, list and remove documents."""
     st.subheader("Documents")
@@ -297,11 +264,11 @@ def documents_panel(settings: Settings) -> None:
                                help="New and changed files are indexed, deleted ones removed")
         if st.button("Sync", key="sync-button", icon=":material/sync:") and folder.strip():
             with shown_errors("Syncing the folder"), st.status("Syncing…") as status:
-                report = sync([folder.strip()], settings=settings,
+                report = sync([folder.strip()], workspace=workspace(settings),
                               progress=progress_bar(status))
                 status.update(label=escape_markdown(f"Synced: {report.summary()}"),
                               state="error" if report.failed else "complete")
-    docs = documents(settings=settings)
+    docs = workspace(settings).documents()
     if not docs:
         st.caption(escape_markdown(f"The collection '{settings.collection}' has no documents yet."))
     for doc in docs:
@@ -341,7 +308,7 @@ def ingest_uploads(
         names[str(path.resolve())] = file.name
     if names:
         with st.status(f"Indexing {len(names)} file(s)…") as status:
-            report = ingest(list(names), settings=settings, progress=progress_bar(status))
+            report = workspace(settings).ingest(list(names), progress=progress_bar(status))
             status.update(label=f"Indexed: {report.summary()}",
                           state="error" if report.failed else "complete")
         for r in report.files:
@@ -349,48 +316,19 @@ def ingest_uploads(
             if r.status in ("failed", "duplicate") and r.path in names:
                 discard_upload(Path(r.path), settings)  # not indexed: keep no copy
             elif r.status == "added" and r.path in names:
-                replace_older_upload(Path(r.path), settings)
+                replace_older_upload(Path(r.path), workspace(settings))
     return results
-
-
-def replace_older_upload(path: Path, settings: Settings) -> None:
-    """A new version of an uploaded file replaces the stored upload of the same name."""
-    root = uploads_dir(settings).resolve()
-    for doc in documents(settings=settings):
-        old = Path(doc.source)
-        if old != path and old.name == path.name and old.is_relative_to(root):
-            remove(doc.id, settings=settings)
-            discard_upload(old, settings)
-
-
-def describe_result(name: str, result: FileResult) -> str:
-    """One caption line (Markdown) saying what happened to an uploaded file."""
-    text = f"{name}: {result.status}"
-    if result.status in ("added", "replaced"):
-        text += f", {counted(result.chunks, 'chunk')}"
-    if result.message:
-        # Generated upload paths mean nothing to the user; show file names.
-        text += " — " + re.sub(r"/\S*/uploads/\S+?/[0-9a-f]{16}/", "", result.message)
-    return f"{STATUS_ICONS.get(result.status, '')} {escape_markdown(text)}"
 
 
 def remove_document(doc_id: str, settings: Settings) -> None:
     """Button callback: drop a document from the index, and its uploaded copy if any."""
     try:
-        info = remove(doc_id, settings=settings)
+        info = workspace(settings).remove(doc_id)
     except Exception as exc:
         notify("error", error_message("Removing the document", exc))
         return
     discard_upload(Path(info.source), settings)
     notify("success", f"Removed {display_name(info.source)}.")
-
-
-def discard_upload(path: Path, settings: Settings) -> None:
-    """Delete a stored upload (and its folder when empty); other paths are left alone."""
-    if is_stored_upload(path, settings):
-        path.unlink()
-        if not any(path.parent.iterdir()):
-            path.parent.rmdir()
 
 
 # --- chat ----------------------------------------------------------------------
@@ -445,9 +383,9 @@ def stream_answer(
     slot = st.empty()
     note = st.empty()
     try:
-        items = iter(ask_stream(question, history, collection=settings.collection,
-                                llm=settings.llm, k=settings.k, settings=settings,
-                                progress=lambda line: note.caption(escape_markdown(line) + " …")))
+        items = iter(workspace(settings).ask_stream(
+            question, history, llm=settings.llm, k=settings.k,
+            progress=lambda line: note.caption(escape_markdown(line) + " …")))
         with slot, st.spinner("Searching your documents…"):
             first = next(items, None)
         if first is not None:
@@ -575,7 +513,7 @@ def main() -> None:
         with shown_errors("Loading the embedding model") as loaded:
             with st.spinner("Loading the embedding model (the first start takes a little "
                             "while)…"):
-                open_index(settings)
+                workspace(settings).load(chat=False)
             if settings.collection == base.collection:
                 seed_first_run(settings)
         if not loaded.ok:

@@ -2,7 +2,7 @@
 
 The whole API::
 
-    from qa import ingest, retrieve, documents, remove, reindex, Settings
+    from qa import ingest, retrieve, documents, remove, reindex, Settings, Workspace
 
     report = ingest(["notes/", "paper.pdf"])          # IngestReport
     passages = retrieve("what did the paper find?")     # list[Passage]
@@ -13,6 +13,9 @@ The whole API::
     answer = ask("who hosted the talks?")               # Answer, with citations
     for item in ask_stream("and in February?", history):  # str deltas, then the Answer
         ...
+    with Workspace(settings, collection="notes") as ws:  # one collection with its store
+        ws.ingest(["notes/"])                           # and models; the functions above
+        ws.ask("who hosted the talks?")                 # use a default one per settings
 """
 
 import importlib
@@ -36,19 +39,29 @@ from qa.types import (
 apply_process_defaults({"OMP_WAIT_POLICY": PROCESS_DEFAULTS["OMP_WAIT_POLICY"]})
 
 if TYPE_CHECKING:
-    from qa.answer import ask, ask_stream
-    from qa.api import documents, ingest, ingest_loaded, reindex, remove, retrieve, retriever
+    from qa.api import (
+        ask,
+        ask_stream,
+        documents,
+        ingest,
+        ingest_loaded,
+        reindex,
+        remove,
+        retrieve,
+        retriever,
+    )
     from qa.doctor import DoctorReport, doctor
     from qa.langchain import QARetriever
+    from qa.workspace import Workspace
 
 # Imported on first use, so `import qa` (and every `qa` command) pays only for what
 # it calls: the store, the models and LangChain take seconds to import.
 _LAZY = {
-    **dict.fromkeys(["documents", "ingest", "ingest_loaded", "reindex", "remove", "retrieve",
-                     "retriever"], "qa.api"),
+    **dict.fromkeys(["ask", "ask_stream", "documents", "ingest", "ingest_loaded", "reindex",
+                     "remove", "retrieve", "retriever"], "qa.api"),
     **dict.fromkeys(["DoctorReport", "doctor"], "qa.doctor"),
-    **dict.fromkeys(["ask", "ask_stream"], "qa.answer"),
     "QARetriever": "qa.langchain",
+    "Workspace": "qa.workspace",
 }
 
 __all__ = [
@@ -63,6 +76,7 @@ __all__ = [
     "QAError",
     "QARetriever",
     "Settings",
+    "Workspace",
     "ask",
     "ask_stream",
     "doctor",
@@ -81,6 +95,5 @@ def __getattr__(name: str) -> object:
     if module is None:
         raise AttributeError(f"module 'qa' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
-    if module != "qa.answer":  # tests replace qa.answer.ask_stream; always look it up
-        globals()[name] = value
+    globals()[name] = value
     return value

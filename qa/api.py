@@ -1,7 +1,9 @@
-"""The Python face of qa: ingest, retrieve, list, remove, reindex.
+"""The Python face of qa: ingest, retrieve, list, remove, reindex, ask.
 
 Each function takes optional ``settings`` (default: :meth:`Settings.from_env`)
-and ``collection``. Models and stores are loaded once per process and reused.
+and ``collection``, and is a call on the process's default
+:class:`~qa.workspace.Workspace` for those settings (:func:`workspace`), which
+loads the models and opens the store once and reuses them.
 
 Example::
 
@@ -15,45 +17,45 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import SearchMode, Settings
-from qa.embedding import Embedder, get_embedder
-from qa.errors import DocumentNotFoundError
-from qa.pipeline import ProgressCallback, ingest_documents, ingest_files
+from qa.embedding import Embedder
+from qa.pipeline import ProgressCallback
 from qa.retrieval import Retriever
 from qa.store import Store
-from qa.types import DocumentInfo, IngestReport, LoadedDocument, Passage
+from qa.types import Answer, DocumentInfo, IngestReport, LoadedDocument, Passage
+from qa.workspace import History, Workspace
 
-_stores: dict[tuple[str, str, str | None, int, str], Store] = {}
-_stores_lock = threading.Lock()
+# The default workspace per settings: the one cache of the module-level API.
+_workspaces: dict[tuple[Settings, str], Workspace] = {}
+_workspaces_lock = threading.Lock()
 
 
-def _settings(settings: Settings | None, collection: str | None) -> Settings:
-    base = settings or Settings.from_env()
-    return base.with_(collection=collection)
+def workspace(settings: Settings | None = None, collection: str | None = None) -> Workspace:
+    """The process's default workspace for ``settings`` (default :meth:`Settings.from_env`)
+    and ``collection``, made on first use."""
+    settings = (settings or Settings.from_env()).with_(collection=collection)
+    key = (settings, str(settings.data_dir.resolve()))
+    with _workspaces_lock:
+        if key not in _workspaces:
+            _workspaces[key] = Workspace(settings)
+        return _workspaces[key]
 
 
 def open_store(settings: Settings, embedder: Embedder | None = None) -> Store:
-    """The store of ``settings.collection``, opened once per process."""
-    embedder = embedder or get_embedder(settings)
-    key = (
-        str(settings.data_dir.resolve()), settings.collection, settings.chroma_host,
-        settings.chroma_port, embedder.name,
-    )
-    with _stores_lock:
-        if key not in _stores:
-            _stores[key] = Store(settings, embedder.name, embedder.dim)
-        return _stores[key]
+    """The store of ``settings.collection``, opened once per process.
+
+    ``embedder``, if given, is the one :func:`qa.embedding.get_embedder` loaded for
+    ``settings``: the workspace uses that same process-wide instance.
+    """
+    return workspace(settings).store
 
 
 def retriever(settings: Settings | None = None, collection: str | None = None) -> Retriever:
     """A :class:`Retriever` over one collection, with the configured model."""
-    settings = _settings(settings, collection)
-    embedder = get_embedder(settings)
-    return Retriever(open_store(settings, embedder), embedder)
+    return workspace(settings, collection).retriever()
 
 
 def ingest(
@@ -71,11 +73,7 @@ def ingest(
     Returns:
         An :class:`IngestReport` with one :class:`FileResult` per file.
     """
-    settings = _settings(settings, collection)
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    embedder = get_embedder(settings)
-    return ingest_files(paths, settings, embedder, open_store(settings, embedder), progress)
+    return workspace(settings, collection).ingest(paths, progress=progress)
 
 
 def ingest_loaded(
@@ -86,9 +84,7 @@ def ingest_loaded(
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
     """Index documents that are already in memory (see :class:`LoadedDocument`)."""
-    settings = _settings(settings, collection)
-    embedder = get_embedder(settings)
-    return ingest_documents(docs, settings, embedder, open_store(settings, embedder), progress)
+    return workspace(settings, collection).ingest_loaded(docs, progress=progress)
 
 
 def retrieve(
@@ -113,34 +109,21 @@ def retrieve(
         StoreError: the collection has never been ingested into.
         ModelMismatchError: the collection was built with another model.
     """
-    settings = _settings(settings, collection)
-    found = retriever(settings)
-    doc_ids = _resolve_documents(found.store, documents) if documents is not None else None
-    return found.passages(query, k=k, mode=mode or settings.search_mode, documents=doc_ids)
+    return workspace(settings, collection).retrieve(query, k, documents=documents, mode=mode)
 
 
 def documents(
     collection: str | None = None, settings: Settings | None = None
 ) -> list[DocumentInfo]:
     """The collection's searchable documents with their chunk counts."""
-    store = open_store(_settings(settings, collection))
-    return [
-        DocumentInfo(d.id, d.source, d.title, d.chunks)
-        for d in store.registry.documents(store.name)
-    ]
+    return workspace(settings, collection).documents()
 
 
 def remove(
     doc: str, collection: str | None = None, settings: Settings | None = None
 ) -> DocumentInfo:
     """Delete a document (by id, unique id prefix, or source path) from every index."""
-    store = open_store(_settings(settings, collection))
-    with store.writing() as info:
-        (doc_id,) = _resolve_documents(store, [doc])
-        row = store.registry.document(store.name, doc_id)
-        assert row is not None
-        store.remove(info, doc_id)
-    return DocumentInfo(row.id, row.source, row.title, row.chunks)
+    return workspace(settings, collection).remove(doc)
 
 
 def reindex(
@@ -154,54 +137,101 @@ def reindex(
     an interrupted reindex leaves the collection as it was. Returns the number
     of chunks embedded.
     """
-    settings = _settings(settings, collection)
-    embedder = get_embedder(settings)
-    store = open_store(settings, embedder)
-    registry = store.registry
-    info = registry.collection(store.name)
-    if info is None:
-        return 0
-    # Bypass the model check: reindexing is how a mismatch is resolved.
-    store.model, store.dim = info.model, info.dim
-    with store.writing() as current:
-        new_generation = current.generation + 1
-        registry.create_generation(store.name, new_generation)
-        new = type(current)(current.name, new_generation, embedder.name, embedder.dim)
-        store.model, store.dim = embedder.name, embedder.dim
-        counts: dict[str, int] = {}
-        for row in registry.documents(store.name):
-            stored = registry.doc_text(store.name, row.id)
-            if stored is None:
-                continue
-            text, blocks = stored
-            doc = LoadedDocument(row.source, row.title, text, blocks, content_hash=row.id)
-            chunks = chunk_document(
-                doc, row.id, embedder.count_tokens, chunk_tokens=settings.chunk_tokens,
-                overlap=settings.chunk_overlap, max_tokens=embedder.max_tokens,
-            )
-            bodies = [embedding_text(embedding_header(row.title, c.section), c.text)
-                      for c in chunks]
-            store.add_chunks(new, chunks, bodies, embedder.embed_documents(bodies))
-            registry.add_chunks(new, chunks)
-            counts[row.id] = len(chunks)
-        store.keyword(new).commit()
-        registry.replace_generation(current, new_generation, embedder.name, embedder.dim, counts)
-        store._drop_generation(current.generation)
-    return sum(counts.values())
+    return workspace(settings, collection).reindex(progress)
 
 
-def _resolve_documents(store: Store, refs: Iterable[str]) -> list[str]:
-    docs = store.registry.documents(store.name)
-    out: list[str] = []
-    for ref in refs:
-        path = str(Path(ref).expanduser().resolve()) if ref else ref
-        matches = [d.id for d in docs if d.id == ref or d.source in (ref, path)]
-        if not matches:
-            matches = [d.id for d in docs if d.id.startswith(ref)] if len(ref) >= 6 else []
-        if len(matches) != 1:
-            what = "matches no document" if not matches else "matches several documents"
-            raise DocumentNotFoundError(
-                f"'{ref}' {what} in collection '{store.name}'; `qa docs` lists their ids"
-            )
-        out.append(matches[0])
-    return out
+def ask_stream(
+    question: str,
+    history: History | None = None,
+    *,
+    collection: str | None = None,
+    llm: str | None = None,
+    k: int | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[str | Answer]:
+    """Answer ``question`` as a stream: text deltas (``str``), then the final :class:`Answer`.
+
+    The deltas add up to the text as generated; the final :class:`Answer` is
+    always the last item and is what to show once the stream ends: its ``text``
+    has passed the citation check (unsupported sentences dropped, markers
+    renumbered), so it can differ from the streamed text, and when the documents
+    do not hold the answer it is a refusal with the closest passages.
+
+    Example::
+
+        from qa import Answer, ask_stream
+
+        for item in ask_stream("Who attended the January conference?"):
+            if isinstance(item, Answer):
+                for c in item.citations:
+                    print(f"[{c.n}] {c.title}: {c.quote}")
+            else:
+                print(item, end="", flush=True)
+
+    Takes the same arguments as :func:`ask`. ``progress``, if given, is called
+    with a short line ("Reading report.pdf: section 3 of 9") while a long step runs.
+    """
+    yield from workspace(settings, collection).ask_stream(question, history, llm=llm, k=k,
+                                                          progress=progress)
+
+
+def ask(
+    question: str,
+    history: History | None = None,
+    *,
+    collection: str | None = None,
+    llm: str | None = None,
+    k: int | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Answer:
+    """Answer ``question`` from the indexed documents, citing the passages used.
+
+    Args:
+        question: the question; a follow-up may lean on ``history``.
+        history: earlier turns, ``[{"role": "user"|"assistant", "content": str}, ...]``,
+            oldest first; used to make a follow-up question standalone.
+        collection: which collection (default: the configured one).
+        llm: the backend: "extractive" (no model), "local" or "provider:model"
+            (default: ``settings.llm``, i.e. ``QA_LLM``).
+        k: passages to retrieve (default ``settings.k``).
+        settings: default :meth:`Settings.from_env`.
+
+    Returns:
+        An :class:`Answer`: ``text`` with ``[n]`` markers matching ``citations``
+        (each with source, title, page, section, span and the supporting quote
+        with its document offsets), or ``refused=True`` with the closest passages.
+
+    Raises:
+        StoreError: the collection has not been ingested into.
+        ConfigError, MissingDependencyError: the backend cannot be used.
+
+    Example::
+
+        from qa import ask
+
+        answer = ask("Which countries took part in the conference Moscow hosted in January?")
+        print(answer.text)         # "... Pakistan and China ... [1]."
+        answer.citations[0].quote  # the sentence that says so
+        follow = ask("And which countries were invited in February?",
+                     history=[{"role": "user", "content": answer.question},
+                              {"role": "assistant", "content": answer.text}])
+    """
+    return workspace(settings, collection).ask(question, history, llm=llm, k=k,
+                                               progress=progress)
+
+
+def rewrite(
+    question: str,
+    history: History | None = None,
+    *,
+    llm: str | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """The standalone question qa searches with for ``question`` after ``history``.
+
+    This is the query the chain retrieves with (``Answer.standalone_question``),
+    without retrieving or answering; evaluation compares it with people's rewrites.
+    """
+    return workspace(settings).rewrite(question, history, llm=llm)

@@ -523,13 +523,11 @@ def _write_lock(settings: Settings) -> Iterator[None]:
 
 def _close_open_stores(settings: Settings) -> None:
     """Close this process's stores of the data directory, so the next use reopens them."""
-    import qa.api
     from qa.store import _shared
+    from qa.workspace import release_stores
 
     root = str(settings.data_dir.resolve())
-    with qa.api._stores_lock:
-        for key in [k for k in qa.api._stores if k[0] == root]:
-            qa.api._stores.pop(key).close()
+    release_stores(settings.data_dir)
     for name in [k for k in list(_shared) if k.startswith(root + "|")]:
         shared = _shared.get(name)
         if shared is not None:

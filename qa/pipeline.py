@@ -425,3 +425,47 @@ def ingest_documents(
         finally:
             ingestor.close()
     return ingestor.report
+
+
+def reindex_store(
+    settings: Settings, embedder: Embedder, store: Store,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Re-chunk and re-embed every document of ``store`` with ``embedder`` and the
+    chunking of ``settings``.
+
+    Builds a new generation beside the current one and switches atomically, so
+    an interrupted reindex leaves the collection as it was. Returns the number
+    of chunks embedded.
+    """
+    registry = store.registry
+    info = registry.collection(store.name)
+    if info is None:
+        return 0
+    # Bypass the model check: reindexing is how a mismatch is resolved.
+    store.model, store.dim = info.model, info.dim
+    with store.writing() as current:
+        new_generation = current.generation + 1
+        registry.create_generation(store.name, new_generation)
+        new = type(current)(current.name, new_generation, embedder.name, embedder.dim)
+        store.model, store.dim = embedder.name, embedder.dim
+        counts: dict[str, int] = {}
+        for row in registry.documents(store.name):
+            stored = registry.doc_text(store.name, row.id)
+            if stored is None:
+                continue
+            text, blocks = stored
+            doc = LoadedDocument(row.source, row.title, text, blocks, content_hash=row.id)
+            chunks = chunk_document(
+                doc, row.id, embedder.count_tokens, chunk_tokens=settings.chunk_tokens,
+                overlap=settings.chunk_overlap, max_tokens=embedder.max_tokens,
+            )
+            bodies = [embedding_text(embedding_header(row.title, c.section), c.text)
+                      for c in chunks]
+            store.add_chunks(new, chunks, bodies, embedder.embed_documents(bodies))
+            registry.add_chunks(new, chunks)
+            counts[row.id] = len(chunks)
+        store.keyword(new).commit()
+        registry.replace_generation(current, new_generation, embedder.name, embedder.dim, counts)
+        store._drop_generation(current.generation)
+    return sum(counts.values())

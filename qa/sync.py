@@ -20,11 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.api import _settings, ingest, open_store
+from qa.api import workspace as default_workspace
 from qa.config import Settings
 from qa.errors import printable_path
 from qa.pipeline import ProgressCallback
 from qa.types import DocumentInfo, IngestReport
+from qa.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -50,28 +51,30 @@ def sync(
     collection: str | None = None,
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
+    workspace: Workspace | None = None,
 ) -> SyncReport:
     """One pass: ingest new and changed files under ``paths``; remove the deleted ones.
 
     Renamed files keep their vectors (matched by content hash). A path that no
-    longer exists is not an error here: its documents are removed.
+    longer exists is not an error here: its documents are removed. The pass runs
+    on ``workspace``, else on the default workspace of ``settings`` and ``collection``.
 
     Returns:
         A :class:`SyncReport`.
     """
-    settings = _settings(settings, collection)
+    ws = workspace or default_workspace(settings, collection)
     roots = [Path(p).expanduser() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     present = [p for p in roots if p.exists()]
     report = SyncReport()
     if present:
-        report.ingest = ingest(present, settings=settings, progress=progress)
-    report.removed = remove_missing(roots, settings)
+        report.ingest = ws.ingest(present, progress=progress)
+    report.removed = remove_missing(roots, ws)
     return report
 
 
-def remove_missing(roots: Iterable[Path], settings: Settings) -> list[DocumentInfo]:
+def remove_missing(roots: Iterable[Path], workspace: Workspace) -> list[DocumentInfo]:
     """Remove the documents whose source file is gone, at or under each of ``roots``."""
-    store = open_store(settings)
+    store = workspace.store
     if store.info() is None:
         return []
     wanted = [_absolute(root) for root in roots]

@@ -1,4 +1,5 @@
-"""Pure helpers for the web UI (``app.py``): inert Markdown, highlights, safe upload paths.
+"""Helpers for the web UI (``app.py``) that draw nothing: inert Markdown, highlights,
+surrounding text, error and status lines, the backends to offer.
 
 Everything a document says is shown as text. :func:`escape_markdown` backslash-escapes
 every ASCII punctuation character, so no tag, link, image, emphasis, LaTeX or emoji
@@ -14,18 +15,25 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import re
 import string
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath
+
+from qa.config import Settings
+from qa.errors import QAError
+from qa.types import FileResult, counted
+
+log = logging.getLogger("qa.app")
 
 _PUNCTUATION = frozenset(string.punctuation)
 HIGHLIGHT = "yellow-background"
-MAX_NAME_CHARS = 100
-HASH_CHARS = 16
+# Material icons ship with Streamlit; emoji need fonts a server or kiosk may not have.
+STATUS_ICONS = {"added": ":material/check_circle:", "replaced": ":material/sync:",
+                "unchanged": ":material/check:", "duplicate": ":material/content_copy:",
+                "failed": ":material/error:"}
 
 
 def escape_markdown(text: str) -> str:
@@ -153,50 +161,41 @@ def surrounding_text(
     return head + text[left:right] + tail, target.start - lo + shift, target.end - lo + shift
 
 
-_UNSAFE_CHARS = re.compile(r"[^\w.\- ()+,]")
+def error_message(action: str, exc: Exception) -> str:
+    """What to tell the user: a QAError says what and how to fix; anything else is logged."""
+    if isinstance(exc, QAError):
+        return str(exc)
+    log.error("%s failed", action, exc_info=exc)
+    return (f"{action} failed unexpectedly ({type(exc).__name__}: {exc}). "
+            "The server log has the details.")
 
 
-def safe_file_name(name: str, max_chars: int = MAX_NAME_CHARS) -> str:
-    """A plain file name made from an untrusted upload name.
-
-    Drops any folder part (``/`` or ``\\``), control and format characters,
-    leading dots and spaces (no hidden files, no ``..``), replaces anything but
-    letters, digits and ``. - _ ( ) + , space`` with ``_``, and keeps the
-    suffix when cutting to ``max_chars``.
-
-    >>> safe_file_name("../../etc/pass\\x00wd.txt")
-    'passwd.txt'
-    >>> safe_file_name("C:\\\\Users\\\\me\\\\..\\\\notes.md")
-    'notes.md'
-    """
-    name = unicodedata.normalize("NFKC", name)
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
-    name = PureWindowsPath(PurePosixPath(name.replace("\\", "/")).name).name
-    name = _UNSAFE_CHARS.sub("_", name).strip().lstrip(". ")
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    suffix = suffix[:16]
-    stem = stem.rstrip(". ") or "upload"
-    room = max_chars - (len(suffix) + 1 if suffix else 0)
-    stem = stem[:room].rstrip(". ") or "upload"
-    return f"{stem}.{suffix}" if suffix else stem
+def describe_result(name: str, result: FileResult) -> str:
+    """One caption line (Markdown) saying what happened to an uploaded file."""
+    text = f"{name}: {result.status}"
+    if result.status in ("added", "replaced"):
+        text += f", {counted(result.chunks, 'chunk')}"
+    if result.message:
+        # Generated upload paths mean nothing to the user; show file names.
+        text += " — " + re.sub(r"/\S*/uploads/\S+?/[0-9a-f]{16}/", "", result.message)
+    return f"{STATUS_ICONS.get(result.status, '')} {escape_markdown(text)}"
 
 
-def upload_path(uploads_dir: Path, name: str, data: bytes) -> Path:
-    """Where to store an upload: ``<uploads_dir>/<sha256 prefix>/<safe name>``.
+def backend_choices(base: Settings) -> list[str]:
+    """Usable answer backends: local first when installed, extractive, and a configured remote."""
+    from qa.llm import available_backends, parse_spec
 
-    The content hash keeps different files with one name apart, and the folder
-    (rather than a prefix on the name) keeps the file's own name as its stem, so
-    a document without a title of its own is titled after the uploaded name.
+    choices = sorted(available_backends(), key=lambda b: b != "local")
+    try:
+        configured = parse_spec(base.llm)
+    except QAError:
+        return choices
+    if configured.kind == "provider" and base.llm not in choices:
+        choices.append(base.llm)
+    return choices
 
-    Raises:
-        ValueError: the result would leave ``uploads_dir`` (cannot happen with
-            :func:`safe_file_name`; checked anyway).
-    """
-    digest = hashlib.sha256(data).hexdigest()[:HASH_CHARS]
-    target = uploads_dir / digest / safe_file_name(name)
-    root = uploads_dir.resolve()
-    if not target.resolve().is_relative_to(root) or target.resolve() == root:
-        raise ValueError(f"upload name {name!r} does not give a path inside {root}")
-    return target
+
+def default_backend(base: Settings) -> str:
+    """``QA_LLM`` when it is usable here, else the first of :func:`backend_choices`."""
+    choices = backend_choices(base)
+    return base.llm if base.llm in choices else choices[0]

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from qa.api import _settings
+from qa.api import workspace as default_workspace
 from qa.config import Settings
 from qa.errors import QAError
 from qa.sync import SyncReport, remove_missing, sync
+from qa.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ class Watcher:
     Args:
         paths: folders (or files) to follow.
         settings: the collection and limits (default: from the environment).
+        collection: which collection (default ``settings.collection``).
+        workspace: the workspace to sync into (default: the default workspace of
+            ``settings`` and ``collection``).
         debounce: seconds without a new event before a pass runs.
         on_pass: called with each pass's :class:`SyncReport` (the first is the
             initial sync of everything).
@@ -49,10 +53,12 @@ class Watcher:
         collection: str | None = None,
         debounce: float = DEFAULT_DEBOUNCE,
         on_pass: Callable[[SyncReport], None] | None = None,
+        workspace: Workspace | None = None,
     ) -> None:
         from qa.loaders import SUPPORTED_SUFFIXES
 
-        self.settings = _settings(settings, collection)
+        self.workspace = workspace or default_workspace(settings, collection)
+        self.settings = self.workspace.settings
         self.roots = [Path(p).expanduser().resolve() for p in paths]
         self.debounce = debounce
         self.on_pass = on_pass
@@ -102,7 +108,7 @@ class Watcher:
             observer.schedule(handler, str(target), recursive=True)
         observer.start()
         try:
-            self._report(sync(self.roots, settings=self.settings))
+            self._report(sync(self.roots, workspace=self.workspace))
             while not stop.is_set():
                 self._wake.wait(timeout=0.2)
                 with self._lock:
@@ -121,15 +127,13 @@ class Watcher:
 
     def apply(self, changed: set[Path], deleted: set[Path]) -> SyncReport:
         """One pass over what changed: ingest what exists, then remove what is gone."""
-        from qa.api import ingest
-
         report = SyncReport()
         existing = sorted(p for p in changed if p.exists())
         if existing:
-            report.ingest = ingest(existing, settings=self.settings)
+            report.ingest = self.workspace.ingest(existing)
         gone = sorted(p for p in deleted | changed if not p.exists())
         if gone:
-            report.removed = remove_missing(gone, self.settings)
+            report.removed = remove_missing(gone, self.workspace)
         return report
 
     def _report(self, report: SyncReport) -> None:

@@ -1,4 +1,4 @@
-"""The web UI (app.py) driven by Streamlit's AppTest, plus the pure helpers of qa.ui.
+"""The web UI (app.py) driven by Streamlit's AppTest, plus the helpers of qa.ui and qa.uploads.
 
 The app tests use the real embedding model, a real index and the extractive
 backend. They share one data directory per module, so the model loads once.
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import qa.answer
+import qa
 from qa import QAError
 from qa.llm.factory import local_available
 from qa.types import Answer
@@ -28,10 +28,11 @@ from qa.ui import (
     escape_markdown,
     highlight_markdown,
     preview,
-    safe_file_name,
     surrounding_text,
 )
-from qa.ui import upload_path as make_upload_path
+from qa.uploads import safe_file_name
+from qa.uploads import upload_path as make_upload_path
+from qa.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -106,15 +107,17 @@ def reader(shared_collection: str) -> AppTest:
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Records each ask_stream call the app makes, and passes it on to the real one."""
-    real = qa.answer.ask_stream
+    """Records each question the app asks its workspace, and passes it on."""
+    real = Workspace.ask_stream
     seen: list[dict[str, Any]] = []
 
-    def recording(question: str, history: Any = None, **kwargs: Any) -> Iterator[Any]:
-        seen.append({"question": question, "history": list(history or []), **kwargs})
-        yield from real(question, history, **kwargs)
+    def recording(self: Workspace, question: str, history: Any = None, **kwargs: Any
+                  ) -> Iterator[Any]:
+        seen.append({"question": question, "history": list(history or []),
+                     "collection": self.settings.collection, **kwargs})
+        yield from real(self, question, history, **kwargs)
 
-    monkeypatch.setattr(qa.answer, "ask_stream", recording)
+    monkeypatch.setattr(Workspace, "ask_stream", recording)
     return seen
 
 
@@ -359,7 +362,7 @@ def test_answer_errors_are_messages(
         yield "partial "
         raise exc
 
-    monkeypatch.setattr(qa.answer, "ask_stream", failing)
+    monkeypatch.setattr(Workspace, "ask_stream", failing)
     ask(reader, SEED_QUESTION)
     assert any(message in e.replace("\\", "") for e in errors(reader))
     ask(reader, SEED_QUESTION)  # the page still works, and the failed turn stays visible

@@ -600,7 +600,7 @@ def _fake_stream(seconds: float, active: list[int], peak: list[int],
 def test_runtime_serialises_local_model_and_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    import qa.answer
+    import qa.api
     from qa.config import Settings
     from qa.server.runtime import Runtime
     from qa.server.security import APIError
@@ -608,7 +608,7 @@ def test_runtime_serialises_local_model_and_times_out(monkeypatch: pytest.Monkey
     active: list[int] = []
     peak: list[int] = []
     closed: list[bool] = []
-    monkeypatch.setattr(qa.answer, "ask_stream", _fake_stream(0.05, active, peak, closed))
+    monkeypatch.setattr(qa.api, "ask_stream", _fake_stream(0.05, active, peak, closed))
     runtime = Runtime(Settings(api_timeout=5))
     settings = Settings()
 
@@ -623,7 +623,7 @@ def test_runtime_serialises_local_model_and_times_out(monkeypatch: pytest.Monkey
     asyncio.run(three("extractive"))
     assert max(peak) > 1  # no model to share: concurrent
 
-    monkeypatch.setattr(qa.answer, "ask_stream", _fake_stream(1.0, active, peak, closed))
+    monkeypatch.setattr(qa.api, "ask_stream", _fake_stream(1.0, active, peak, closed))
     runtime = Runtime(Settings(api_timeout=1))
     closed.clear()
     with pytest.raises(APIError) as caught:

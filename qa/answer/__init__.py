@@ -1,9 +1,14 @@
 """Answers with cited passages: the LCEL chain, its prompts and the citation check.
 
->>> from qa.answer import ask, ask_stream  # doctest: +SKIP
+The chain is built from a retriever and a chat model that its caller hands in
+(:class:`qa.workspace.Workspace` does; ``qa.ask`` goes through one):
+
+>>> from qa.answer import build_chain, stream_answer  # doctest: +SKIP
+>>> chain = build_chain(retriever, chat, k=5)  # doctest: +SKIP
 """
 
-from qa.answer.ask import answer_chain, ask, ask_stream, rewrite
+from qa.answer.ask import check_history, check_question, rewrite, stream_answer
 from qa.answer.chain import AnswerChunk, build_chain
 
-__all__ = ["AnswerChunk", "answer_chain", "ask", "ask_stream", "build_chain", "rewrite"]
+__all__ = ["AnswerChunk", "build_chain", "check_history", "check_question", "rewrite",
+           "stream_answer"]

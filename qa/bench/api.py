@@ -83,8 +83,7 @@ def run_api(options: BenchOptions) -> BenchResult:
     """p50/p95 of search over HTTP and in-process; answer stream first byte vs first token."""
     import httpx
 
-    from qa.answer import ask_stream
-    from qa.api import retrieve
+    from qa.api import ask_stream, retrieve
     from qa.bench.query import build_index, chunk_pool, scale_settings
     from qa.embedding import get_embedder
 

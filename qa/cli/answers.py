@@ -85,7 +85,7 @@ def register_eval_chat(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.answer import ask, ask_stream
+    from qa.api import ask, ask_stream
 
     settings = settings_from(args)
     if args.json:
@@ -103,7 +103,7 @@ def _progress(line: str) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from qa.answer import ask_stream
+    from qa.api import ask_stream
 
     settings = settings_from(args)
     interactive = sys.stdin.isatty()

@@ -31,6 +31,9 @@ __all__ = ["Embedder", "SentenceTransformerEmbedder", "get_embedder", "resolve_m
 
 log = logging.getLogger(__name__)
 
+# One loaded model per name, backend and model cache for the process: workspaces that
+# embed with the same model share it (its ONNX sessions or torch weights) instead of
+# loading it again.
 _cache: dict[tuple[str, str, str], Embedder] = {}
 _cache_lock = threading.Lock()
 

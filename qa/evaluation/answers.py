@@ -1,6 +1,6 @@
 """Answer quality on SQuAD: open-domain answers, citations, refusals and latency.
 
-Each question is asked with :func:`qa.answer.ask_stream` against a collection
+Each question is asked with :func:`qa.api.ask_stream` against a collection
 holding every article of the dataset (built as ``qa eval retrieval`` builds it,
 under ``<data_dir>/eval``), so retrieval, generation and the citation check are
 measured together.
@@ -134,8 +134,7 @@ def eval_answers(
     details: Path | None = None,
 ) -> AnswerReport:
     """Ask ``limit`` stride-sampled SQuAD questions; see the module docstring for the measures."""
-    from qa.answer import ask_stream
-    from qa.answer.ask import chat_model
+    from qa.api import ask_stream, workspace
 
     version = "v1.1" if dataset == "squad" else "v2.0"
     folder = data / f"squad-{version}-dev"
@@ -146,7 +145,7 @@ def eval_answers(
         questions = [q for q in questions if q["answers"]]
     picked = _slice(questions, limit, slice_)
     backend = (llm or base.llm).strip()
-    chat_model(backend, base)  # the model's files live in the main data dir, not the eval one
+    workspace(base).chat_model(backend)  # fails early when the backend cannot be used
     for _ in ask_stream(picked[0]["question"], settings=settings, llm=backend, k=k):
         pass  # loads the models, so latencies are per question
     rows: list[dict[str, Any]] = []

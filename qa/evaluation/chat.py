@@ -6,7 +6,7 @@ collection per domain built with qa's own chunking (cached under
 ``<data_dir>/eval`` like ``qa eval retrieval``'s).
 
 Retrieval (ANSWERABLE and PARTIAL tasks, which have gold passages), for the last
-turn alone, qa's own standalone rewrite (:func:`qa.answer.rewrite`) and the human
+turn alone, qa's own standalone rewrite (:func:`qa.api.rewrite`) and the human
 rewrite: a chunk hits a gold passage when their character spans overlap in the
 same document. ``R@5`` is the share of gold passages that the top 5 chunks hit;
 ``nDCG@10`` gives a chunk gain 1 when it hits a gold passage no earlier chunk hit,
@@ -209,7 +209,7 @@ def eval_chat(
                            limit=10, llm="extractive", retrieval_only=True)
         print(report.table())
     """
-    from qa.answer.ask import chat_model
+    from qa.api import workspace
 
     if domain is not None and domain not in DOMAINS:
         raise QAError(f"--domain {domain!r} is not one of {', '.join(DOMAINS)}")
@@ -219,7 +219,7 @@ def eval_chat(
     whole = sample_tasks(load_tasks(folder))
     tasks = [t for t in whole if domain is None or t.domain == domain][:limit]
     backend = (llm or base.llm).strip()
-    chat = chat_model(backend, base)  # the model's files live in the main data dir
+    chat = workspace(base).chat_model(backend)
     notes: list[str] = []
     want_naive = baseline and not retrieval_only
     if want_naive and chat is None:
@@ -343,7 +343,7 @@ def task_row(task: Task) -> dict[str, Any]:
 
 
 def _retrieval(task: Task, d: _Domain, backend: str) -> dict[str, Any]:
-    from qa.answer import rewrite
+    from qa.api import rewrite
 
     gold = {pid: d.spans[pid] for pid in task.gold_passages if pid in d.spans}
     queries = {
@@ -362,7 +362,7 @@ def _retrieval(task: Task, d: _Domain, backend: str) -> dict[str, Any]:
 
 
 def _ask_qa(task: Task, settings: Settings, backend: str, k: int | None) -> dict[str, Any]:
-    from qa.answer import ask
+    from qa.api import ask
     from qa.text.markers import strip_citations
 
     load = os.getloadavg()[0]

@@ -60,6 +60,8 @@ class Loaded:
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
 
+# The process-wide weight cache: each workspace builds its own LlamaCppChatModel, and
+# those of one model file share these weights (1.1 GB) and the lock that serializes them.
 _loaded: dict[tuple[str, int, int], Loaded] = {}
 _loaded_lock = threading.Lock()
 

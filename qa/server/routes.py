@@ -24,6 +24,7 @@ from qa.config import Settings
 from qa.server.runtime import Runtime
 from qa.server.security import APIError, error_body, resolve_under_roots
 from qa.types import Answer, IngestReport
+from qa.uploads import HASH_CHARS, discard_upload, safe_file_name, uploads_dir
 
 MAX_K = 50
 MAX_QUERY_CHARS = 4000
@@ -211,14 +212,8 @@ def _name(upload: UploadFile) -> str:
     return upload.filename or "upload"
 
 
-def uploads_dir(settings: Settings) -> Path:
-    """Per collection, as the web app keeps them."""
-    return settings.data_dir / "uploads" / settings.collection
-
-
 def store_upload(upload: UploadFile, settings: Settings) -> Path:
-    """Copy an upload to ``<uploads>/<sha256 prefix>/<safe name>`` (as ``qa.ui.upload_path``)."""
-    from qa.ui import HASH_CHARS, safe_file_name
+    """Copy an upload to ``<uploads>/<sha256 prefix>/<safe name>`` (as ``qa.uploads.upload_path``)."""
 
     upload.file.seek(0)
     digest = hashlib.sha256()
@@ -238,13 +233,6 @@ def store_upload(upload: UploadFile, settings: Settings) -> Path:
         partial.replace(target)
     return target
 
-
-def discard_upload(path: Path, settings: Settings) -> None:
-    """Delete a stored upload (and its folder when empty); other paths are left alone."""
-    if path.is_relative_to(uploads_dir(settings).resolve()) and path.is_file():
-        path.unlink()
-        if not any(path.parent.iterdir()):
-            path.parent.rmdir()
 
 
 # --- search and ask ----------------------------------------------------------------------

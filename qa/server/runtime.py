@@ -1,11 +1,11 @@
 """How the server runs library calls: in threads, under a deadline, one local model at a time.
 
-The library keeps one store per collection and one model per backend for the whole
-process; the event loop never blocks on them. Search, listing and ingest run in
-Starlette's thread pool; answers run in their own pool and hand their stream back
-to the loop item by item. llama.cpp is not safe to call from two threads at once,
-so every answer that uses the local model holds :attr:`Runtime.model_lock` for as
-long as it generates.
+Requests run on the library's default workspace per collection (``qa.api.workspace``),
+which holds its store and models; the event loop never blocks on them. Search,
+listing and ingest run in Starlette's thread pool; answers run in their own pool
+and hand their stream back to the loop item by item. llama.cpp is not safe to call
+from two threads at once, so every answer that uses the local model holds
+:attr:`Runtime.model_lock` for as long as it generates.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ANSWER_THREADS = 8
 
 
 class Runtime:
-    """The one owner of the process's stores and models, shared by every request."""
+    """How every request runs: the thread pools, the deadline and the local model's lock."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -66,18 +66,19 @@ class Runtime:
     def warm_up(self) -> None:
         """Load the embedding model, open the default store and load the answer model.
 
-        Runs in a background thread at start-up; a request that comes first waits
-        for the same per-process caches (and for the model lock), not for this.
+        Runs in a background thread at start-up, on the default workspace of the
+        server's settings; a request that comes first waits for the same workspace
+        (and for the model lock), not for this.
         """
-        from qa.answer.ask import chat_model
-        from qa.api import documents, retriever
+        from qa.api import workspace
 
         try:
-            documents(settings=self.settings)
-            retriever(self.settings).embedder.embed_query("warm up")
+            ws = workspace(self.settings)
+            ws.documents()
+            ws.embedder.embed_query("warm up")
             if self.uses_local_model(self.settings.llm):
                 with self.model_lock:
-                    chat = chat_model(self.settings.llm, self.settings)
+                    chat = ws.chat_model()
                     if chat is not None:
                         chat.invoke("Hi", max_tokens=1)
         except Exception:  # noqa: BLE001 - the first request reports the same error
@@ -92,7 +93,7 @@ class Runtime:
         Stops the generation when the consumer goes away (a client disconnect
         closes this iterator) or the request timeout passes.
         """
-        from qa.answer import ask_stream
+        from qa.api import ask_stream
 
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()

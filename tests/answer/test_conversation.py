@@ -11,9 +11,9 @@ import logging
 import pytest
 
 from qa import Answer, ask
-from qa.answer.ask import chat_model
 from qa.answer.citations import claims
 from qa.answer.condense import condense_with_model
+from qa.api import workspace
 from qa.config import Settings
 
 from .conftest import needs_local
@@ -93,7 +93,7 @@ def test_model_rewrite_of_a_follow_up(seed_settings: Settings,
     """The rewrite a large model gets, made here by the real local model."""
     history = [{"role": "user", "content": TURNS[0]},
                {"role": "assistant", "content": "Pakistan and China took part [1]."}]
-    chat = chat_model("local", seed_settings)
+    chat = workspace(seed_settings).chat_model("local")
     assert chat is not None
     with caplog.at_level(logging.INFO, logger="qa.answer.condense"):
         query = condense_with_model(TURNS[1], history, chat)

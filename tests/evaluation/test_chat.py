@@ -269,7 +269,7 @@ def test_eval_chat_cli_on_real_mtrag(tmp_path: Path, capsys: pytest.CaptureFixtu
 @needs_mtrag
 @pytest.mark.skipif(not local_available(), reason="extra 'local' not installed")
 def test_naive_chain_answers_a_follow_up_with_the_local_model(tmp_path: Path) -> None:
-    from qa.answer.ask import chat_model
+    from qa.api import workspace
     from qa.config import Settings
 
     task = next(t for t in sample_tasks(load_tasks(MTRAG))
@@ -279,7 +279,7 @@ def test_naive_chain_answers_a_follow_up_with_the_local_model(tmp_path: Path) ->
     gold = {spans[p].doc for p in task.gold_passages}
     few = [d for d in docs if d["id"] in gold] + [d for d in docs if d["id"] not in gold][:2]
     settings = Settings.from_env()
-    chat = chat_model("local", settings)
+    chat = workspace(settings).chat_model("local")
     embeddings = naive_embeddings(settings.embed_model)
     naive = NaiveChat(few, tmp_path / "naive", chat, embeddings)
     chunks = int((tmp_path / "naive" / "complete").read_text())

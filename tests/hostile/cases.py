@@ -343,7 +343,7 @@ def uploads(name: str) -> Callable[[Path], list[Path]]:
     """An upload under a hostile name, stored where the web app stores it."""
 
     def make(folder: Path) -> list[Path]:
-        from qa.ui import upload_path
+        from qa.uploads import upload_path
 
         data = h.prose(marker_of(folder)).encode()
         target = upload_path(folder / "uploads", name, data)

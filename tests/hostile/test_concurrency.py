@@ -158,7 +158,7 @@ def soundness(call: Call, versions: dict[str, Version]) -> list[str]:
 
 def ask_available() -> bool:
     try:
-        from qa.answer import ask  # noqa: F401
+        from qa.api import ask  # noqa: F401
     except ImportError:
         return False
     return True
@@ -215,7 +215,7 @@ def run_concurrently(
                 calls.append(call)
 
     def question(who: str) -> None:
-        from qa.answer import ask
+        from qa.api import ask
 
         local = random.Random(who)
         while not stop.is_set():

@@ -242,7 +242,7 @@ def inert(text: str) -> bool:
 
 def outcome_of(case: Injection, corpus: Corpus, llm: str) -> list[str]:
     """What the injected documents changed in the answer to ``case``, rendering included."""
-    from qa.answer import ask
+    from qa.api import ask
 
     control = ask(case.question, llm=llm, settings=corpus.clean)
     answer = ask(case.question, llm=llm, settings=corpus.injected)
@@ -277,7 +277,7 @@ def changed_report() -> Iterator[None]:
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_injected_document_changes_nothing_extractive(case: Injection, corpus: Corpus) -> None:
-    from qa.answer import ask
+    from qa.api import ask
 
     # The control must be right, or comparing with it says nothing.
     control = ask(case.question, llm="extractive", settings=corpus.clean)
