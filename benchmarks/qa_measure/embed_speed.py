@@ -11,9 +11,11 @@ busy machine slows every variant alike instead of whichever ran during a spike.
 
 Usage::
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/embed_speed.py            # default variants
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/embed_speed.py --all      # + recipe sweep
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/embed_speed.py --batch-sizes 8 32
+    .venv/bin/python -m qa_measure.embed_speed                    # default variants
+    .venv/bin/python -m qa_measure.embed_speed --all              # + recipe sweep
+    .venv/bin/python -m qa_measure.embed_speed --batch-sizes 8 32
+
+SciFact is read from ``--data`` (default ``../shared/data``, as ``qa bench``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import zlib
@@ -32,16 +33,14 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
 from qa.config import DEFAULT_MODEL  # noqa: E402
-from qa.embedding import SentenceTransformerEmbedder  # noqa: E402
+from qa.embedding import SentenceTransformerEmbedder, TokenCounter, resolve_model_path  # noqa: E402
 from qa.embedding.onnx_build import QuantRecipe  # noqa: E402
 from qa.embedding.onnx_int8 import OnnxEmbedder  # noqa: E402
-
-SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+from qa_measure.evaluation.retrieval import DEFAULT_DATA  # noqa: E402
 
 NO_CAP = 1 << 30  # max_batch_tokens that leaves batches at batch_size texts
 
@@ -85,9 +84,9 @@ def read_jsonl(file: Path, limit: int) -> list[dict[str, str]]:
     return rows
 
 
-def cut_to_tokens(texts: list[str], embedder: SentenceTransformerEmbedder, n: int) -> list[str]:
-    """Each text cut after its ``n``-th word piece, like an ingest chunk."""
-    tokenizer = embedder._counter.tokenizer
+def cut_to_tokens(texts: list[str], model: str, n: int) -> list[str]:
+    """Each text cut after its ``n``-th word piece of ``model``, like an ingest chunk."""
+    tokenizer = TokenCounter(resolve_model_path(model)).tokenizer
     out = []
     for text, enc in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=False),
                          strict=True):
@@ -113,15 +112,18 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32])
     parser.add_argument("--all", action="store_true", help="also sweep quantization recipes")
     parser.add_argument("--cache-dir", type=Path, help="reuse ONNX builds from here")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="benchmark data folder holding scifact/ (default ../shared/data)")
     args = parser.parse_args()
+    scifact = args.data / "scifact"
 
     abstracts = [f"{r['title']} {r['text']}".strip()
-                 for r in read_jsonl(SCIFACT / "corpus.jsonl", max(args.texts, 500))]
-    claims = [r["question"] for r in read_jsonl(SCIFACT / "questions.jsonl", 300)]
+                 for r in read_jsonl(scifact / "corpus.jsonl", max(args.texts, 500))]
+    claims = [r["question"] for r in read_jsonl(scifact / "questions.jsonl", 300)]
     quality_texts = abstracts[:500] + claims
 
     reference = SentenceTransformerEmbedder(DEFAULT_MODEL, batch_size=32)
-    chunks = cut_to_tokens(abstracts[: args.texts], reference, 200)
+    chunks = cut_to_tokens(abstracts[: args.texts], DEFAULT_MODEL, 200)
     lengths = reference.count_tokens(chunks)
     print(f"{len(chunks)} chunks, {statistics.mean(lengths):.0f} word pieces on average; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

@@ -4,7 +4,7 @@ Each benchmark takes :class:`BenchOptions` and returns a :class:`BenchResult`
 (tables, goals met or missed, notes on method, raw data)::
 
     from qa import Settings
-    from qa.bench import BenchOptions, run
+    from qa_measure.bench import BenchOptions, run
 
     options = BenchOptions.create(Settings.from_env(), data=Path("../shared/data"), quick=True)
     print(run("ingest", options).text())
@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import importlib
 
-from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table
+from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.report import BenchResult, Table
 
 BENCHMARKS = {
-    "ingest": "qa.bench.ingest:run_ingest",
-    "query": "qa.bench.query:run_query",
-    "coldstart": "qa.bench.coldstart:run_coldstart",
-    "memory": "qa.bench.memory:run_memory",
-    "resume": "qa.bench.resume:run_resume",
-    "api": "qa.bench.api:run_api",
-    "firstrun": "qa.bench.firstrun:run_firstrun",
+    "ingest": "qa_measure.bench.ingest:run_ingest",
+    "query": "qa_measure.bench.query:run_query",
+    "coldstart": "qa_measure.bench.coldstart:run_coldstart",
+    "memory": "qa_measure.bench.memory:run_memory",
+    "resume": "qa_measure.bench.resume:run_resume",
+    "api": "qa_measure.bench.api:run_api",
+    "firstrun": "qa_measure.bench.firstrun:run_firstrun",
 }
 
 

@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from qa.bench.corpus import scifact_claims
-from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table, percentile
+from qa_measure.bench.corpus import scifact_claims
+from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.report import BenchResult, Table, percentile
 
 WARMUP = 5
 K = 5
@@ -85,8 +85,8 @@ def run_api(options: BenchOptions) -> BenchResult:
 
     from qa.answer import ask_stream
     from qa.api import retrieve
-    from qa.bench.query import build_index, chunk_pool, scale_settings
     from qa.embedding import get_embedder
+    from qa_measure.bench.query import build_index, chunk_pool, scale_settings
 
     result = BenchResult("api")
     size = options.sizes[0]

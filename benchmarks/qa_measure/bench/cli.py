@@ -1,5 +1,6 @@
 """`qa bench ingest|query|coldstart|memory|resume|api|firstrun|all`: speed and memory, side by
-side."""
+side; registered with `qa` through the ``qa.commands`` entry point ``bench`` (see
+:mod:`qa.cli.plugins`)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qa.cli.index import settings_from
+
+if TYPE_CHECKING:
+    from qa.cli import Commands
 
 WHAT = ("ingest", "query", "coldstart", "memory", "resume", "api", "firstrun")
 
 
-def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
+    """`qa bench`."""
     p = commands.add_parser(
         "bench", parents=[parent],
         help="benchmark ingest speed, query latency, cold start, memory, kill -9 resume "
@@ -54,9 +59,9 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from qa.bench import BenchOptions, run
-    from qa.bench.report import write_json
-    from qa.evaluation.retrieval import DEFAULT_DATA
+    from qa_measure.bench import BenchOptions, run
+    from qa_measure.bench.report import write_json
+    from qa_measure.evaluation.retrieval import DEFAULT_DATA
 
     settings = settings_from(args, embed_backend=args.embed_backend)
     options = BenchOptions.create(

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.bench.corpus import scifact_claims
-from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table, median
+from qa_measure.bench.corpus import scifact_claims
+from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.report import BenchResult, Table, median
 
 GOAL_SECONDS = 5.0
 
@@ -29,7 +29,7 @@ _PHASES = r"""
 import json, os, sys, time
 t0 = float(os.environ["QA_BENCH_T0"]); marks = [("interpreter start", time.time())]
 import qa.cli
-qa.cli.build_parser(); marks.append(("import qa + CLI parser", time.time()))
+qa.cli.build_parser("search"); marks.append(("import qa + CLI parser", time.time()))
 from qa.api import open_store, retrieve
 from qa.config import Settings
 from qa.embedding import get_embedder
@@ -65,21 +65,10 @@ def _wall(cmd: list[str], env: dict[str, str], expect: str | None = None) -> flo
     return seconds
 
 
-def has_ask() -> bool:
-    """Whether this qa has an `ask` command (the answers module may not be there yet)."""
-    try:
-        from qa.cli import build_parser
-
-        action = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
-        return "ask" in (action.choices or {})
-    except Exception:  # noqa: BLE001 - no parser, no ask
-        return False
-
-
 def existing_index(options: BenchOptions) -> tuple[Path, str]:
     """A scale index of the query benchmark, built at the smallest size if none exists."""
-    from qa.bench.query import build_index, chunk_pool, scale_settings
     from qa.embedding import get_embedder
+    from qa_measure.bench.query import build_index, chunk_pool, scale_settings
 
     settings = scale_settings(options, options.sizes[0])
     embedder = get_embedder(options.settings)
@@ -119,13 +108,9 @@ def run_coldstart(options: BenchOptions) -> BenchResult:
         "qa search (onnx-int8)": ([py, "-m", "qa", "search", query, "-k", "5"], "onnx-int8",
                                   "[1]"),
     }
-    if has_ask():
-        for backend in ("torch", "onnx-int8"):
-            commands[f"qa ask --llm extractive ({backend})"] = (
-                [py, "-m", "qa", "ask", query, "--llm", "extractive"], backend, None)
-    else:
-        result.notes.append("`qa ask` is not available in this checkout (qa/cli/answers.py "
-                            "missing), so time to first answer was not measured.")
+    for backend in ("torch", "onnx-int8"):
+        commands[f"qa ask --llm extractive ({backend})"] = (
+            [py, "-m", "qa", "ask", query, "--llm", "extractive"], backend, None)
     # The int8 model is built on first use; build it before timing anything.
     _wall(commands["qa search (onnx-int8)"][0], _env(options, store_dir, collection, "onnx-int8"))
     times: dict[str, list[float]] = {name: [] for name in commands}
@@ -154,8 +139,7 @@ def run_coldstart(options: BenchOptions) -> BenchResult:
     result.tables.append(phases_table)
 
     profiled = {f"search {b}": (f"qa search ({b})", b) for b in ("torch", "onnx-int8")}
-    if "qa ask --llm extractive (onnx-int8)" in commands:
-        profiled["ask onnx-int8"] = ("qa ask --llm extractive (onnx-int8)", "onnx-int8")
+    profiled["ask onnx-int8"] = ("qa ask --llm extractive (onnx-int8)", "onnx-int8")
     profile = {column: dict(import_profile(commands[name][0],
                                            _env(options, store_dir, collection, backend)))
                for column, (name, backend) in profiled.items()}

@@ -32,7 +32,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 def scifact_documents(data: Path, limit: int) -> list[LoadedDocument]:
     """The first ``limit`` SciFact abstracts as loaded documents, as ``qa eval`` reads them."""
-    from qa.evaluation.retrieval import _scifact_docs
+    from qa_measure.evaluation.retrieval import _scifact_docs
 
     if not (data / "scifact" / "corpus.jsonl").exists():
         _jsonl(data / "scifact" / "corpus.jsonl")  # raises the friendly error

@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.bench.corpus import scifact_documents
-from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table, chunks_embedded, median, ratio
+from qa_measure.bench.corpus import scifact_documents
+from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.report import BenchResult, Table, chunks_embedded, median, ratio
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ QA_PROBE = r"""
 import json, os, sys, time
 t0 = float(os.environ["QA_BENCH_T0"]); marks = [("interpreter", time.time())]
 import qa.cli
-qa.cli.build_parser(); marks.append(("import qa + CLI", time.time()))
+qa.cli.build_parser("ingest"); marks.append(("import qa + CLI", time.time()))
 from qa.api import ingest, open_store
 from qa.config import Settings
 from qa.embedding import get_embedder
@@ -217,10 +217,10 @@ def _phases(cmd: list[str], options: BenchOptions, data: Path) -> list[list[Any]
 
 def _encoder_ratio(options: BenchOptions, folder: Path) -> Table:
     """Only ``embed_documents`` on qa's chunk texts: int8 ONNX against fp32 torch, alternated."""
-    from qa.bench.ingest import qa_bodies
     from qa.embedding import Embedder, SentenceTransformerEmbedder
     from qa.embedding.onnx_int8 import OnnxEmbedder
     from qa.loaders import load
+    from qa_measure.bench.ingest import qa_bodies
 
     settings = options.settings
     int8 = OnnxEmbedder(settings.embed_model, cache_dir=settings.models_dir,

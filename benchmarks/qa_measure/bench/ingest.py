@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.bench.corpus import corpus_bytes, generated_corpus, scifact_documents
-from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table, median, ratio
 from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.embedding import Embedder, SentenceTransformerEmbedder, resolve_model_path
 from qa.types import LoadedDocument
+from qa_measure.bench.corpus import corpus_bytes, generated_corpus, scifact_documents
+from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.report import BenchResult, Table, median, ratio
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.bench.corpus import corpus_bytes, generated_corpus
-from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table, chunks_embedded
+from qa_measure.bench.corpus import corpus_bytes, generated_corpus
+from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.report import BenchResult, Table, chunks_embedded
 
 GOAL_MB_PER_GB = 2048
 MB = 2**20
@@ -62,7 +62,7 @@ class StubEmbedder:
     """Real token counting, random unit vectors: the pipeline without the network's cost."""
 
     def __init__(self) -> None:
-        from qa.embedding.base import TokenCounter, resolve_model_path
+        from qa.embedding import TokenCounter, resolve_model_path
 
         self.name = "stub-random-384"
         self.dim = 384
@@ -82,7 +82,7 @@ class StubEmbedder:
 
 
 def _child(folder: str, stub: bool) -> None:
-    """Ingest ``folder`` with qa's pipeline (run as ``python -m qa.bench.memory``)."""
+    """Ingest ``folder`` with qa's pipeline (run as ``python -m qa_measure.bench.memory``)."""
     from qa.api import open_store
     from qa.config import Settings
     from qa.embedding import get_embedder
@@ -211,7 +211,7 @@ def run_memory(options: BenchOptions) -> BenchResult:
             env = _env(options, scratch / f"run-{i}", backend)
             if "one" in label:  # the default limit would refuse the big file by design
                 env["QA_MAX_FILE_MB"] = str(int(mb) + 10)
-            cmd = ([py, "-m", "qa.bench.memory", str(folder), "--stub"] if stub
+            cmd = ([py, "-m", "qa_measure.bench.memory", str(folder), "--stub"] if stub
                    else [py, "-m", "qa", "ingest", str(folder), "--no-progress"])
             if label.endswith(SERVER):
                 with _chroma_server(scratch / f"server-{i}") as (port, server_pid):

@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from qa.bench.corpus import generated_corpus
-from qa.bench.options import BenchOptions
-from qa.bench.report import BenchResult, Table, chunks_embedded
+from qa_measure.bench.corpus import generated_corpus
+from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.report import BenchResult, Table, chunks_embedded
 
 BACKEND = "onnx-int8"  # the fast one: resuming does not depend on the backend
 
@@ -44,7 +44,7 @@ def _registry_state(path: Path) -> dict[str, tuple[int, int]]:
 
 def run_resume(options: BenchOptions) -> BenchResult:
     """Kill an ingest half way with SIGKILL, rerun it, count what the rerun embeds."""
-    from qa.bench.memory import _env
+    from qa_measure.bench.memory import _env
 
     result = BenchResult("resume")
     folder = options.work_dir / "corpora" / f"resume-{options.resume_files}"

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.evaluation.retrieval import _index, _squad_docs, eval_settings, read_jsonl, sample
 from qa.text.markers import strip_citations
 from qa.types import Answer
+from qa_measure.evaluation.retrieval import _index, _squad_docs, eval_settings, read_jsonl, sample
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Chat quality on MTRAG: retrieval of follow-ups, answers, refusals and latency.
 
-``qa eval chat`` asks the fixed sample of :mod:`qa.evaluation.mtrag`, each task
+``qa eval chat`` asks the fixed sample of :mod:`qa_measure.evaluation.mtrag`, each task
 with its history (the reference assistant turns, as MTRAG does), against one
 collection per domain built with qa's own chunking (cached under
 ``<data_dir>/eval`` like ``qa eval retrieval``'s).
@@ -28,7 +28,7 @@ CONVERSATIONAL tasks an IDK scores 1 and anything else 0.
 * ``words``: median answer length in words (answered ANSWERABLE + PARTIAL);
   ``first_token`` / ``total``: seconds, median and p90 over all tasks.
 
-The baseline is :class:`qa.evaluation.naive_chat.NaiveChat`, asked in the same
+The baseline is :class:`qa_measure.evaluation.naive_chat.NaiveChat`, asked in the same
 run with the same chat model (there is none for ``extractive``: no baseline then).
 Its answers do not depend on qa's code, so a ``baseline_cache`` file keeps them
 across runs, keyed by task and by :func:`baseline_key` (model, embedding model,
@@ -56,9 +56,10 @@ from typing import Any
 from qa.answer.chain import MODEL_MIN_SCORE
 from qa.config import Settings
 from qa.errors import MissingDependencyError, QAError
-from qa.evaluation.answers import TRADEOFF_BARS as ANSWER_BARS
-from qa.evaluation.answers import normalize_answer
-from qa.evaluation.mtrag import (
+from qa.types import Answer
+from qa_measure.evaluation.answers import TRADEOFF_BARS as ANSWER_BARS
+from qa_measure.evaluation.answers import normalize_answer
+from qa_measure.evaluation.mtrag import (
     DOMAINS,
     SEED,
     Span,
@@ -71,8 +72,7 @@ from qa.evaluation.mtrag import (
     passage_spans,
     sample_tasks,
 )
-from qa.evaluation.retrieval import _index, eval_settings
-from qa.types import Answer
+from qa_measure.evaluation.retrieval import _index, eval_settings
 
 log = logging.getLogger(__name__)
 
@@ -282,14 +282,14 @@ def baseline_key(chat: Any, embed_model: str) -> str:
     >>> key.startswith("NoneType|all-MiniLM-L6-v2|") and len(key.split("|")) == 4
     True
     """
-    from qa.evaluation import naive_chat as n
+    from qa_measure.evaluation import naive_chat as n
 
     model = next((str(getattr(chat, a)) for a in ("model_path", "model_name", "model")
                   if getattr(chat, a, None)), type(chat).__name__)
     setup = (n.CHUNK_SIZE, n.CHUNK_OVERLAP, n.TOP_K, getattr(chat, "max_tokens", None),
              n.CONTEXTUALIZE_PROMPT, n.QA_PROMPT)
     digest = hashlib.sha256(repr(setup).encode()).hexdigest()[:12]
-    return f"{Path(model).name}|{embed_model}|{digest}|{n.__name__}"
+    return f"{Path(model).name}|{embed_model}|{digest}|{n.NAME}"
 
 
 def read_baseline_cache(path: Path | None, key: str) -> dict[str, dict[str, Any]]:
@@ -315,7 +315,7 @@ def _append_baseline(path: Path, key: str, task_id: str, answer: dict[str, Any])
 
 
 def _domains(base: Settings, folder: Path, names: list[str], chat: Any) -> dict[str, _Domain]:
-    from qa.evaluation.naive_chat import NaiveChat, index_folder, naive_embeddings
+    from qa_measure.evaluation.naive_chat import NaiveChat, index_folder, naive_embeddings
 
     embeddings = naive_embeddings(base.embed_model) if chat is not None else None
     out: dict[str, _Domain] = {}
@@ -390,7 +390,7 @@ def _ask_qa(task: Task, settings: Settings, backend: str, k: int | None) -> dict
 
 
 def _ask_naive(task: Task, naive: Any) -> dict[str, Any]:
-    from qa.evaluation.naive_chat import is_idk
+    from qa_measure.evaluation.naive_chat import is_idk
 
     load = os.getloadavg()[0]
     started = time.perf_counter()

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import QAError
-from qa.evaluation.retrieval import read_jsonl
 from qa.types import Block, LoadedDocument
+from qa_measure.evaluation.retrieval import read_jsonl
 
 DOMAINS = ("clapnq", "cloud", "fiqa", "govt")
 ANSWERABILITY = ("ANSWERABLE", "PARTIAL", "UNANSWERABLE", "CONVERSATIONAL")

@@ -27,6 +27,10 @@ from qa.errors import MissingDependencyError
 
 log = logging.getLogger(__name__)
 
+# The baseline's name in the keys of its cached answers (``qa eval chat --baseline-cache``);
+# fixed, so the answers cached under it stay valid.
+NAME = "qa.evaluation.naive_chat"
+
 CONTEXTUALIZE_PROMPT = (
     "Given a chat history and the latest user question which might reference context in the "
     "chat history, formulate a standalone question which can be understood without the chat "

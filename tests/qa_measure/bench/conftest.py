@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from qa.bench import BenchOptions
 from qa.config import Settings
+from qa_measure.bench import BenchOptions
 from tests.conftest import SHARED_DATA
 
 needs_data = pytest.mark.skipif(not (SHARED_DATA / "scifact" / "corpus.jsonl").exists(),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa.bench.corpus import corpus_bytes, generated_corpus, scifact_documents, sentence_pool
-from tests.bench.conftest import needs_data
+from qa_measure.bench.corpus import corpus_bytes, generated_corpus, scifact_documents, sentence_pool
 from tests.conftest import SHARED_DATA
+from tests.qa_measure.bench.conftest import needs_data
 
 pytestmark = needs_data
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from qa.bench import BenchOptions, run
-from qa.bench.firstrun import corpus_folder
-from tests.bench.conftest import needs_data
+from qa_measure.bench import BenchOptions, run
+from qa_measure.bench.firstrun import corpus_folder
+from tests.qa_measure.bench.conftest import needs_data
 
 pytestmark = [pytest.mark.slow, needs_data]
 

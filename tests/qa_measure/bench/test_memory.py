@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from qa.bench.memory import measure
+from qa_measure.bench.memory import measure
 
 ALLOCATE = (
     "import subprocess, sys, time\n"

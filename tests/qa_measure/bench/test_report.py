@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.bench.report import BenchResult, Table, percentile, ratio, write_json
+from qa_measure.bench.report import BenchResult, Table, percentile, ratio, write_json
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_result_text_and_json(tmp_path: Path) -> None:
 
 
 def test_chunks_embedded_reads_a_probe_line_or_the_ingest_summary() -> None:
-    from qa.bench.report import chunks_embedded
+    from qa_measure.bench.report import chunks_embedded
 
     assert chunks_embedded('loading\n{"chunks": 7, "phases": {}}\n') == 7
     assert chunks_embedded("1 file: 1 added; 1 chunk embedded in 0.4s (2.5 chunks/s)") == 1

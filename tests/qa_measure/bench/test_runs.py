@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from qa.bench import BenchOptions, run
 from qa.cli import main
-from tests.bench.conftest import needs_data
+from qa_measure.bench import BenchOptions, run
+from tests.qa_measure.bench.conftest import needs_data
 
 pytestmark = [pytest.mark.slow, needs_data]
 

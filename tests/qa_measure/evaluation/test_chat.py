@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.evaluation.chat import (
+from qa.llm.factory import local_available
+from qa_measure.evaluation.chat import (
     _append_baseline,
     answer_measures,
     conditioned,
@@ -23,7 +24,7 @@ from qa.evaluation.chat import (
     rouge_l,
     token_recall,
 )
-from qa.evaluation.mtrag import (
+from qa_measure.evaluation.mtrag import (
     ANSWERABLE_SAMPLE,
     Span,
     Task,
@@ -34,8 +35,7 @@ from qa.evaluation.mtrag import (
     primary_type,
     sample_tasks,
 )
-from qa.evaluation.naive_chat import NaiveChat, is_idk, naive_embeddings
-from qa.llm.factory import local_available
+from qa_measure.evaluation.naive_chat import NaiveChat, is_idk, naive_embeddings
 from tests.conftest import ROOT, SHARED_DATA
 
 MTRAG = SHARED_DATA / "mtrag"

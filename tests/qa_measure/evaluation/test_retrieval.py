@@ -1,4 +1,4 @@
-"""qa.evaluation.retrieval: nDCG by hand, the sampling, and SQuAD-open on a tiny set."""
+"""qa_measure.evaluation.retrieval: nDCG by hand, the sampling, and SQuAD-open on a tiny set."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from qa.config import Settings
 from qa.errors import QAError
-from qa.evaluation.retrieval import eval_squad, ndcg, read_jsonl, sample
+from qa_measure.evaluation.retrieval import eval_squad, ndcg, read_jsonl, sample
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,15 @@ import pytest
 
 from qa.cli import main
 from qa.config import Settings
-from qa.evaluation.answers import eval_answers, report_from_details
-
-from .conftest import JANUARY, KABUL
+from qa_measure.evaluation.answers import (
+    contains_answer,
+    eval_answers,
+    exact_match,
+    normalize_answer,
+    report_from_details,
+    token_f1,
+)
+from tests.answer.conftest import JANUARY, KABUL
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +78,10 @@ def test_squad_v2_cli_json(tiny_data: Path, tmp_path: Path,
     assert report["metrics"]["refusal_accuracy_unanswerable"] == 1.0
     assert report["metrics"]["answer_rate_answerable"] == 1.0
 
+
+def test_squad_normalisation() -> None:
+    assert normalize_answer("The Broncos!") == "broncos"
+    assert exact_match("the  Denver Broncos.", ["Denver Broncos"]) == 1.0
+    assert token_f1("Denver Broncos won", ["Denver Broncos"]) == pytest.approx(0.8)
+    assert contains_answer("They were led by Peyton Manning [1].", ["Peyton Manning"])
+    assert not contains_answer("Mannings", ["Manning"])
