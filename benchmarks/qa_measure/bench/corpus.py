@@ -32,11 +32,11 @@ def _jsonl(path: Path) -> list[dict]:
 
 def scifact_documents(data: Path, limit: int) -> list[LoadedDocument]:
     """The first ``limit`` SciFact abstracts as loaded documents, as ``qa eval`` reads them."""
-    from qa_measure.evaluation.retrieval import _scifact_docs
+    from qa_measure.evaluation.retrieval import scifact_abstracts
 
     if not (data / "scifact" / "corpus.jsonl").exists():
         _jsonl(data / "scifact" / "corpus.jsonl")  # raises the friendly error
-    return list(itertools.islice(_scifact_docs(data / "scifact"), limit))
+    return list(itertools.islice(scifact_abstracts(data / "scifact"), limit))
 
 
 def scifact_claims(data: Path, limit: int) -> list[str]:

@@ -167,7 +167,8 @@ def measure(cmd: list[str], env: dict[str, str], label: str, corpus_mb: float,
     return run
 
 
-def _env(options: BenchOptions, data_dir: Path, backend: str) -> dict[str, str]:
+def ingest_env(options: BenchOptions, data_dir: Path, backend: str) -> dict[str, str]:
+    """The environment of a child ingest into ``data_dir`` (collection "memory")."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "QA_DATA_DIR": str(data_dir), "QA_COLLECTION": "memory",
            "QA_MODEL_DIR": str(options.settings.models_dir.resolve()),  # built once, reused
@@ -208,7 +209,7 @@ def run_memory(options: BenchOptions) -> BenchResult:
         for i, (label, folder, mb, stub, backend) in enumerate(plan):
             file_kb = int(mb * 1024) if "one" in label else 1024
             files = generated_corpus(options.data, folder, mb, min(file_kb, int(mb * 1024)))
-            env = _env(options, scratch / f"run-{i}", backend)
+            env = ingest_env(options, scratch / f"run-{i}", backend)
             if "one" in label:  # the default limit would refuse the big file by design
                 env["QA_MAX_FILE_MB"] = str(int(mb) + 10)
             cmd = ([py, "-m", "qa_measure.bench.memory", str(folder), "--stub"] if stub

@@ -44,13 +44,13 @@ def _registry_state(path: Path) -> dict[str, tuple[int, int]]:
 
 def run_resume(options: BenchOptions) -> BenchResult:
     """Kill an ingest half way with SIGKILL, rerun it, count what the rerun embeds."""
-    from qa_measure.bench.memory import _env
+    from qa_measure.bench.memory import ingest_env
 
     result = BenchResult("resume")
     folder = options.work_dir / "corpora" / f"resume-{options.resume_files}"
     files = generated_corpus(options.data, folder, options.resume_files * 40 / 1024, 40)
     data_dir = options.work_dir / "scratch" / f"resume-{time.strftime('%H%M%S')}"
-    env = _env(options, data_dir, BACKEND)
+    env = ingest_env(options, data_dir, BACKEND)
     registry = data_dir / "registry.sqlite3"
     cmd = [sys.executable, "-m", "qa", "ingest", str(folder), "--no-progress"]
 

@@ -34,7 +34,13 @@ from typing import Any
 from qa.config import Settings
 from qa.text.markers import strip_citations
 from qa.types import Answer
-from qa_measure.evaluation.retrieval import _index, _squad_docs, eval_settings, read_jsonl, sample
+from qa_measure.evaluation.retrieval import (
+    eval_settings,
+    index_documents,
+    read_jsonl,
+    sample,
+    squad_documents,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +146,7 @@ def eval_answers(
     version = "v1.1" if dataset == "squad" else "v2.0"
     folder = data / f"squad-{version}-dev"
     settings = eval_settings(base, f"squad{version.replace('.', '')}")
-    _index(settings, lambda: _squad_docs(folder))
+    index_documents(settings, lambda: squad_documents(folder))
     questions = list(read_jsonl(folder / "questions.jsonl"))
     if version == "v1.1":
         questions = [q for q in questions if q["answers"]]

@@ -72,7 +72,7 @@ from qa_measure.evaluation.mtrag import (
     passage_spans,
     sample_tasks,
 )
-from qa_measure.evaluation.retrieval import _index, eval_settings
+from qa_measure.evaluation.retrieval import eval_settings, index_documents
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ def _domains(base: Settings, folder: Path, names: list[str], chat: Any) -> dict[
         docs = load_documents(folder, name)
         digest = data_digest(docs)
         settings = eval_settings(base, f"mtrag-{name}-{digest}")
-        retriever, seconds = _index(settings, partial(loaded_documents, docs))
+        retriever, seconds = index_documents(settings, partial(loaded_documents, docs))
         log.info("mtrag %s: %d documents indexed in %.0fs", name, len(docs), seconds)
         naive = None
         if chat is not None:

@@ -77,7 +77,10 @@ def eval_settings(base: Settings, dataset: str) -> Settings:
                       chroma_host="" if base.server_mode else None)
 
 
-def _index(settings: Settings, docs: Callable[[], Iterator[LoadedDocument]]) -> tuple[Retriever, float]:
+def index_documents(settings: Settings, docs: Callable[[], Iterator[LoadedDocument]]
+                    ) -> tuple[Retriever, float]:
+    """Ingest ``docs()`` into the collection of ``settings`` (unchanged ones are skipped);
+    its retriever and the seconds the ingest took."""
     from qa.api import ingest_loaded, retriever
 
     started = time.perf_counter()
@@ -87,7 +90,8 @@ def _index(settings: Settings, docs: Callable[[], Iterator[LoadedDocument]]) -> 
     return retriever(settings), seconds
 
 
-def _squad_docs(folder: Path) -> Iterator[LoadedDocument]:
+def squad_documents(folder: Path) -> Iterator[LoadedDocument]:
+    """The articles of a SQuAD-format folder, paragraphs as blocks."""
     for article in read_jsonl(folder / "articles.jsonl"):
         blocks = [Block(p["start"], p["end"]) for p in article["paragraphs"]]
         yield LoadedDocument(
@@ -104,7 +108,7 @@ def eval_squad(
     """SQuAD-open: hit@k when a top-k chunk of the gold article contains a gold answer."""
     folder = data / f"squad-{version}-dev"
     settings = eval_settings(base, f"squad{version.replace('.', '')}")
-    retriever, seconds = _index(settings, lambda: _squad_docs(folder))
+    retriever, seconds = index_documents(settings, lambda: squad_documents(folder))
     id_of = {a["id"]: f"squad:{a['id']}" for a in read_jsonl(folder / "articles.jsonl")}
     source_of = {d.id: d.source for d in retriever.store.registry.documents(settings.collection)}
     questions = sample([q for q in read_jsonl(folder / "questions.jsonl") if q["answers"]], limit)
@@ -132,7 +136,8 @@ def eval_squad(
     return report
 
 
-def _scifact_docs(folder: Path) -> Iterator[LoadedDocument]:
+def scifact_abstracts(folder: Path) -> Iterator[LoadedDocument]:
+    """The abstracts of SciFact's ``corpus.jsonl``, as ``qa eval retrieval`` indexes them."""
     for doc in read_jsonl(folder / "corpus.jsonl"):
         text = doc["text"].strip()
         if not text:
@@ -150,7 +155,7 @@ def eval_scifact(
     """SciFact: rank abstracts by their best chunk; nDCG@10 and recall@100."""
     folder = data / "scifact"
     settings = eval_settings(base, "scifact")
-    retriever, seconds = _index(settings, lambda: _scifact_docs(folder))
+    retriever, seconds = index_documents(settings, lambda: scifact_abstracts(folder))
     source_of = {d.id: d.source for d in retriever.store.registry.documents(settings.collection)}
     file = "questions.jsonl" if split == "test" else "questions_train.jsonl"
     questions = sample([q for q in read_jsonl(folder / file) if q["gold_doc_ids"]], limit)
