@@ -10,7 +10,9 @@ modes stay available (``qa eval retrieval`` prints all three).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from qa.config import SearchMode
@@ -71,12 +73,31 @@ def fuse(
     return [ScoredChunk(rows[cid], score) for cid, score in best]
 
 
-class Retriever:
-    """Searches one collection's store with one embedder."""
+StepTimer = Callable[[str, float], None]
+"""Told each step of a search and its seconds: "embed query", "dense search", "keyword
+search", "fusion", "doc lookup" (see :attr:`Retriever.on_step`)."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+
+class Retriever:
+    """Searches one collection's store with one embedder.
+
+    ``on_step``, when set, is called after each step of a search with its name and
+    seconds: the timing hook ``qa bench query`` uses to say where the time goes.
+    """
+
+    def __init__(self, store: Store, embedder: Embedder, on_step: StepTimer | None = None) -> None:
         self.store = store
         self.embedder = embedder
+        self.on_step = on_step
+
+    @contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        if self.on_step is None:
+            yield
+            return
+        started = time.perf_counter()
+        yield
+        self.on_step(name, time.perf_counter() - started)
 
     def search(
         self,
@@ -93,7 +114,8 @@ class Retriever:
             return [ScoredChunk(r, s) for r, s in dense[:k]]
         if mode == "keyword":
             return [ScoredChunk(r, s) for r, s in keyword[:k]]
-        return fuse(dense, keyword, k)
+        with self._step("fusion"):
+            return fuse(dense, keyword, k)
 
     def rankings(
         self,
@@ -106,8 +128,9 @@ class Retriever:
         dense: list[tuple[ChunkRow, float]] = []
         keyword: list[tuple[ChunkRow, float]] = []
         # Embed before taking the store's read lock: it is the slow part.
-        vector = self.embedder.embed_query(query) \
-            if query.strip() and mode in ("hybrid", "dense") else None
+        with self._step("embed query"):
+            vector = self.embedder.embed_query(query) \
+                if query.strip() and mode in ("hybrid", "dense") else None
         with self.store.reading() as info:
             if info is None:
                 raise StoreError(
@@ -115,9 +138,11 @@ class Retriever:
                     f"(e.g. `qa ingest seeds/`) first"
                 )
             if vector is not None:
-                dense = self.store.dense_search(info, vector, depth, documents)
+                with self._step("dense search"):
+                    dense = self.store.dense_search(info, vector, depth, documents)
             if query.strip() and mode in ("hybrid", "keyword"):
-                keyword = self.store.keyword_search(info, query, depth, documents)
+                with self._step("keyword search"):
+                    keyword = self.store.keyword_search(info, query, depth, documents)
         return dense, keyword
 
     def document_titles(self) -> dict[str, str]:
@@ -150,7 +175,9 @@ class Retriever:
         """Like :meth:`search`, with each chunk's document source and title."""
         hits = self.search(query, k=k, mode=mode, documents=documents)
         # Only the hits' documents: reading every document row costs O(collection) per query.
-        docs = self.store.registry.documents_by_ids(self.store.name, [h.row.doc_id for h in hits])
+        with self._step("doc lookup"):
+            docs = self.store.registry.documents_by_ids(self.store.name,
+                                                        [h.row.doc_id for h in hits])
         out: list[Passage] = []
         for hit in hits:
             doc = docs.get(hit.row.doc_id)

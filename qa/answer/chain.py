@@ -12,7 +12,7 @@ the numbering of the final answer unless the citation check later drops a
 citation or a sentence. Without a model the extractive backend quotes passages.
 
 Refusal happens at three points, each measured on SQuAD v2.0 (see
-``qa/evaluation/answers.py``): no sentence of the retrieved passages is
+``qa_measure.evaluation.answers``): no sentence of the retrieved passages is
 relevant enough (before any model call); the model says it cannot answer; or
 the citation check finds no sentence of the answer supported.
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from qa.answer.scoring import Candidate
 
 #: Below this best-sentence score the extractive backend refuses (measured on
-#: SQuAD v2.0 dev, tuning slice; see qa/evaluation/answers.py).
+#: SQuAD v2.0 dev, tuning slice; see qa_measure.evaluation.answers).
 MIN_SCORE = 0.45
 #: A second sentence of the best passage is quoted when it scores within this of the best.
 SECOND_MARGIN = 0.1

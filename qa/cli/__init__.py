@@ -1,7 +1,10 @@
 """The `qa` command line.
 
 Each subcommand lives in a module of this package with a ``register`` function
-that adds its parser; ``main`` turns :class:`QAError` into a one-line message.
+(a :class:`Register`) that adds its parser; other distributions add command groups
+the same way, through the ``qa.commands`` entry point group (:mod:`qa.cli.plugins`:
+``qa bench`` and ``qa eval`` come from ``benchmarks/``). ``main`` turns
+:class:`QAError` into a one-line message.
 """
 
 from __future__ import annotations
@@ -12,13 +15,28 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from qa.config import apply_process_defaults
 from qa.errors import QAError
 
-# Modules that register subcommands, in the order `qa --help` lists them.
-COMMAND_MODULES = ["qa.cli.index", "qa.cli.doctor", "qa.cli.evaluate"]
-OPTIONAL_COMMAND_MODULES = ["qa.cli.answers", "qa.cli.bench", "qa.cli.serve"]
+# What ``register`` functions add their subcommands to (with ``add_parser``).
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Commands: TypeAlias = argparse._SubParsersAction
+
+
+class Register(Protocol):
+    """Adds subcommands to ``commands``; each takes ``parent``'s common options and sets
+    ``handler``, which gets the parsed arguments and returns the exit code."""
+
+    def __call__(self, commands: Commands, parent: argparse.ArgumentParser) -> None: ...
+
+
+# Modules that register qa's own subcommands, in the order `qa --help` lists them; the
+# command groups of other distributions follow.
+COMMAND_MODULES = ["qa.cli.index", "qa.cli.doctor", "qa.cli.answers", "qa.cli.serve"]
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -30,26 +48,33 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `qa` parser: qa's own commands, then those other distributions add.
+
+    Args:
+        command: the command about to be parsed; when it is one of qa's own, the
+            command groups of other distributions are not looked up (that reads the
+            metadata of every installed package, a cost each `qa search` would pay).
+    """
     parser = argparse.ArgumentParser(
         prog="qa", description="Question answering over your own documents, with citations."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parent = common_options()
-    for name in COMMAND_MODULES + OPTIONAL_COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_COMMAND_MODULES and exc.name == name:
-                continue
-            raise
-        module.register(commands, parent)
+    for name in COMMAND_MODULES:
+        register: Register = importlib.import_module(name).register
+        register(commands, parent)
+    if command not in commands.choices:
+        from qa.cli.plugins import add_extra_commands
+
+        add_extra_commands(commands, parent)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     apply_process_defaults()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qa.cli.index import settings_from
 
+if TYPE_CHECKING:
+    from qa.cli import Commands
 
-def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+
+def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "doctor", parents=[parent],
         help="check that the registry, vectors and keyword index agree; --repair rebuilds",

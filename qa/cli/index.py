@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.config import Settings
 from qa.errors import printable_path
+
+if TYPE_CHECKING:
+    from qa.cli import Commands
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     return Settings.from_env(collection=args.collection, data_dir=args.data_dir, **extra)
 
 
-def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     p = commands.add_parser("ingest", parents=[parent], help="index files and folders")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qa.cli.index import settings_from
 
+if TYPE_CHECKING:
+    from qa.cli import Commands
 
-def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+
+def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "serve", parents=[parent],
         help="serve a REST API and an OpenAI-compatible chat endpoint",

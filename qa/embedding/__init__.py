@@ -24,10 +24,11 @@ import logging
 import threading
 
 from qa.config import Settings, apply_before_load
-from qa.embedding.base import Embedder, resolve_model_path
+from qa.embedding.base import Embedder, TokenCounter, resolve_model_path
 from qa.embedding.sentence_transformer import SentenceTransformerEmbedder
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder", "get_embedder", "resolve_model_path"]
+__all__ = ["Embedder", "SentenceTransformerEmbedder", "TokenCounter", "get_embedder",
+           "resolve_model_path"]
 
 log = logging.getLogger(__name__)
 

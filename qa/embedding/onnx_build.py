@@ -65,7 +65,7 @@ class QuantRecipe:
     """How the int8 model is built; part of the cache fingerprint.
 
     The defaults were chosen by measurement on SciFact (see
-    ``benchmarks/embed_speed.py``): per-channel QInt8 weights keep the cosine
+    ``python -m qa_measure.embed_speed``): per-channel QInt8 weights keep the cosine
     to fp32 near 0.995 at no cost in speed, while per-tensor weights drop it to
     about 0.95; QUInt8 weights are as accurate but twice as slow (no VNNI path
     for unsigned weights). Fusing the graph offline with ONNX Runtime's BERT
