@@ -2,7 +2,8 @@
 
 A sentence ends at . ! ? (optionally closed by quotes or brackets) before
 whitespace, or at a blank line. A period after a lone capital ("U.S. troops",
-"J. Smith") or a common title ("Mr.", "Dr.", "No.", "vs.") is not an end.
+"J. Smith"), a common title ("Mr.", "Dr.", "No.", "vs.") or a dotted lower-case
+abbreviation ("11:30 a.m. the same day", "e.g. a table") is not an end.
 
 Offsets are kept so that a quote can be located in its document and a chunk
 keeps its exact span.
@@ -14,7 +15,8 @@ import re
 from dataclasses import dataclass
 
 SENTENCE_END = re.compile(
-    r"(?<!\b[A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|No|vs)\.)(?<=[.!?])([\"'”’)\]]*)\s+|\n\s*\n"
+    r"(?<!\b[A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|No|vs)\.)(?<!\b[a-z]\.[a-z]\.)"
+    r"(?<=[.!?])([\"'”’)\]]*)\s+|\n\s*\n"
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 
