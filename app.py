@@ -26,10 +26,10 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from qa import QAError, Settings, Workspace
 from qa.config import apply_process_defaults
+from qa.ingestion.progress import IngestProgress, ProgressCallback
 from qa.llm import parse_spec
 from qa.llm.llama_chat import BackgroundLoad
 from qa.loaders import SUPPORTED_SUFFIXES
-from qa.pipeline import IngestProgress, ProgressCallback
 from qa.render import render_page
 from qa.sync import sync
 from qa.types import Answer, Citation, FileResult, Passage, counted

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from qa.config import SearchMode, Settings
 from qa.embedding import Embedder
-from qa.pipeline import ProgressCallback
+from qa.index import Store
+from qa.ingestion.progress import ProgressCallback
 from qa.retrieval import Retriever
-from qa.store import Store
 from qa.types import Answer, DocumentInfo, IngestReport, LoadedDocument, Passage
 from qa.workspace import History, Workspace
 

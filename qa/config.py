@@ -145,6 +145,16 @@ class Settings:
                 if p.strip()]
 
     @property
+    def max_file_bytes(self) -> int:
+        """``max_file_mb`` in bytes: the largest file read (``QA_MAX_FILE_MB``)."""
+        return self.max_file_mb * 2**20
+
+    @property
+    def parse_memory_bytes(self) -> int:
+        """``parse_memory_mb`` in bytes: the parse worker's address space."""
+        return self.parse_memory_mb * 2**20
+
+    @property
     def server_mode(self) -> bool:
         return bool(self.chroma_host)
 

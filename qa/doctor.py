@@ -1,3 +1,4 @@
+# Over 400 lines: one procedure; each check reads best beside the repair of what it finds.
 """``qa doctor``: check that the registry, the vectors and the keyword index agree; repair.
 
 The registry (SQLite) is the source of truth: it holds each document's state,
@@ -29,28 +30,20 @@ Example::
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import shutil
-import sqlite3
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from qa.chunking import embedding_header, embedding_text
 from qa.config import Settings
-from qa.errors import QAError, StoreError, printable_path
-from qa.registry import CollectionInfo, generation_key
+from qa.errors import StoreError, printable_path
+from qa.index import CollectionInfo, Store
+from qa.index import maintenance as files
+from qa.ingestion.chunking import chunk_body
 from qa.types import Chunk
 
 log = logging.getLogger(__name__)
 
-REGISTRY_NAME = "registry.sqlite3"
 EMBED_BATCH = 256
-READ_PAGE = 10_000
 EXAMPLES = 3  # sources named in one finding
 
 
@@ -141,7 +134,7 @@ def doctor(
         return report
     _close_open_stores(settings)
     try:
-        with _write_lock(settings):
+        with files.write_lock(settings):
             report.findings = _examine(settings, report)
         report.remaining = report.findings
         if repair and report.findings:
@@ -149,7 +142,7 @@ def doctor(
             _repair(settings, report)
             _close_open_stores(settings)
             again = DoctorReport(settings.collection, str(settings.data_dir))
-            with _write_lock(settings):
+            with files.write_lock(settings):
                 report.remaining = _examine(settings, again)
             report.documents, report.chunks = again.documents, again.chunks
             report.vectors, report.keyword_entries = again.vectors, again.keyword_entries
@@ -164,20 +157,18 @@ def doctor(
 
 
 def _examine(settings: Settings, report: DoctorReport) -> list[Finding]:
-    registry_path = settings.data_dir / REGISTRY_NAME
+    registry_path = files.registry_path(settings)
     if not registry_path.exists():
         return _without_registry(settings, f"the registry {printable_path(registry_path)} "
                                            "is missing")
-    damage = _registry_damage(registry_path)
+    damage = files.registry_damage(registry_path)
     if damage:
         return [Finding(
             "registry", f"the registry {printable_path(registry_path)} is damaged ({damage})",
             "it holds the documents' text and cannot be rebuilt from the vectors or the "
             "keyword index; `qa doctor --repair` moves it aside and clears the indexes, then "
             "ingest your files again (`qa ingest PATH`)", repairable=False)]
-    from qa.registry import Registry
-
-    info = Registry.open(registry_path).collection(settings.collection)
+    info = files.recorded_collection(settings)
     if info is None:
         return _without_registry(
             settings, f"the registry has no record of collection '{settings.collection}'")
@@ -199,7 +190,7 @@ def _examine(settings: Settings, report: DoctorReport) -> list[Finding]:
 
 
 def _without_registry(settings: Settings, what: str) -> list[Finding]:
-    vectors, keyword = _leftovers(settings)
+    vectors, keyword = files.leftovers(settings)
     if not vectors and not keyword:
         return []  # nothing was ever indexed here: nothing disagrees
     held = " and ".join(x for x in (
@@ -212,29 +203,11 @@ def _without_registry(settings: Settings, what: str) -> list[Finding]:
         "first clears the leftovers", repairable=False)]
 
 
-def _registry_damage(path: Path) -> str:
-    """Why the registry cannot be used, or "" when it passes SQLite's quick check."""
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
-        try:
-            result = db.execute("PRAGMA quick_check").fetchone()
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
-    if not result or result[0] != "ok":
-        return f"quick_check says {result[0] if result else 'nothing'}"
-    missing = {"collections", "documents", "doc_text"} - tables
-    return f"tables {', '.join(sorted(missing))} are missing" if missing else ""
-
-
-def _check_registry(store: Any, info: CollectionInfo, report: DoctorReport) -> list[Finding]:
-    registry = store.registry
-    rows = registry.documents(store.name, status=None)
+def _check_registry(store: Store, info: CollectionInfo, report: DoctorReport) -> list[Finding]:
+    rows = store.documents(status=None)
     ready = [r for r in rows if r.status == "ready"]
     report.documents = len(ready)
-    report.chunks = registry.chunk_count(info)
+    report.chunks = store.chunk_count(info)
     findings: list[Finding] = []
     unfinished = [r for r in rows if r.status != "ready"]
     if unfinished:
@@ -244,39 +217,23 @@ def _check_registry(store: Any, info: CollectionInfo, report: DoctorReport) -> l
             "searchable", "repair finishes rolling them back", repairable=True))
     broken = []
     for row in ready:
-        idx = [c.idx for c in registry.chunks_of(info, row.id)]
+        idx = [c.idx for c in store.chunks_of(info, row.id)]
         if idx != list(range(row.chunks)) or row.chunks == 0:
             broken.append(f"{printable_path(row.source)} ({row.chunks} recorded, {len(idx)} "
                           "held)")
-        elif registry.doc_text(store.name, row.id) is None:
+        elif store.document_text(row.id) is None:
             broken.append(f"{printable_path(row.source)} (its text is missing)")
     if broken:
         findings.append(Finding(
             "registry", f"{len(broken)} document(s) do not hold the chunks or text they "
             f"record: {', '.join(broken[:EXAMPLES])}",
             "remove each (`qa remove PATH`) and ingest the file again", repairable=False))
-    stale = registry.stale_generations(store.name, info.generation)
+    stale = store.stale_generations(info)
     if stale:
         findings.append(Finding(
             "registry", f"{len(stale)} older generation(s) of the collection were left by an "
             "interrupted reindex", "repair deletes them", repairable=True))
     return findings
-
-
-def _vector_ids(store: Any, info: CollectionInfo) -> dict[str, set[str]]:
-    """Every vector id in the collection's Chroma collection, by document id."""
-    collection = store.vectors(info)
-    by_doc: dict[str, set[str]] = {}
-    offset = 0
-    while True:
-        got = collection.get(include=["metadatas"], limit=READ_PAGE, offset=offset)
-        ids = got["ids"]
-        for vector_id, meta in zip(ids, got["metadatas"] or [None] * len(ids), strict=True):
-            doc_id = str(meta["doc_id"]) if meta else vector_id.rpartition(":")[0]
-            by_doc.setdefault(doc_id, set()).add(vector_id)
-        if len(ids) < READ_PAGE:
-            return by_doc
-        offset += len(ids)
 
 
 def _vectors_unreadable(settings: Settings, exc: Exception) -> Finding:
@@ -289,13 +246,13 @@ def _vectors_unreadable(settings: Settings, exc: Exception) -> Finding:
                    "again from the registry's text", repairable=True)
 
 
-def _check_vectors(store: Any, info: CollectionInfo, report: DoctorReport) -> list[Finding]:
+def _check_vectors(store: Store, info: CollectionInfo, report: DoctorReport) -> list[Finding]:
     try:
-        by_doc = _vector_ids(store, info)
+        by_doc = store.vector_ids(info)
     except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
         return [_vectors_unreadable(store.settings, exc)]
     report.vectors = sum(len(v) for v in by_doc.values())
-    ready = {r.id: r for r in store.registry.documents(store.name)}
+    ready = {r.id: r for r in store.documents()}
     missing = {doc_id: row.chunks - len(by_doc.get(doc_id, set())
                                         & {f"{doc_id}:{i}" for i in range(row.chunks)})
                for doc_id, row in ready.items()}
@@ -316,7 +273,7 @@ def _check_vectors(store: Any, info: CollectionInfo, report: DoctorReport) -> li
     return findings
 
 
-def _check_keyword(store: Any, info: CollectionInfo, report: DoctorReport) -> list[Finding]:
+def _check_keyword(store: Store, info: CollectionInfo, report: DoctorReport) -> list[Finding]:
     try:
         keyword = store.keyword(info)
         total = keyword.count()
@@ -324,7 +281,7 @@ def _check_keyword(store: Any, info: CollectionInfo, report: DoctorReport) -> li
         return [Finding("keyword", f"cannot read the keyword index: {exc}",
                         "repair rebuilds it from the registry's chunk text", repairable=True)]
     report.keyword_entries = total
-    ready = store.registry.documents(store.name)
+    ready = store.documents()
     differ = [r for r in ready if keyword.count(r.id) != r.chunks]
     if total == report.chunks and not differ:
         return []
@@ -341,35 +298,33 @@ def _check_keyword(store: Any, info: CollectionInfo, report: DoctorReport) -> li
 def _repair(settings: Settings, report: DoctorReport) -> None:
     if any(f.store == "registry" and not f.repairable for f in report.findings) \
             and not _registry_usable(settings):
-        with _write_lock(settings):
+        with files.write_lock(settings):
             _clear_without_registry(settings, report)
         return
     vectors_unreadable = any(f.store == "vectors" and f.problem.startswith("cannot read")
                              for f in report.findings)
     if vectors_unreadable and not settings.server_mode:
-        with _write_lock(settings):
+        with files.write_lock(settings):
             _move_vectors_aside(settings, report)
-    from qa.registry import Registry
-
-    info = Registry.open(settings.data_dir / REGISTRY_NAME).collection(settings.collection)
+    info = files.recorded_collection(settings)
     if info is None:  # only leftovers of a collection the registry does not know
-        with _write_lock(settings):
+        with files.write_lock(settings):
             _clear_without_registry(settings, report)
         return
     store = _store(settings, info)
     stores = {f.store for f in report.findings if f.repairable}
     if "keyword" in stores:
-        with _write_lock(settings):
-            _unreadable_keyword_away(store, info)
+        with files.write_lock(settings):
+            store.discard_unreadable_keyword_index(info)
     # The store's own recovery (on entering its write block) rolls back half-written
     # documents, drops stale generations and rebuilds a keyword index whose size is off.
     with store.writing() as info:
         if "registry" in stores:
             report.actions.append("rolled back what interrupted writes left")
         keyword = store.keyword(info)
-        if keyword.count() != store.registry.chunk_count(info) or any(
-                keyword.count(r.id) != r.chunks for r in store.registry.documents(store.name)):
-            store._rebuild_keyword(info)
+        if keyword.count() != store.chunk_count(info) or any(
+                keyword.count(r.id) != r.chunks for r in store.documents()):
+            store.rebuild_keyword_index(info)
         if "keyword" in stores:
             report.actions.append(f"rebuilt the keyword index from the registry "
                                   f"({store.keyword(info).count()} entries)")
@@ -379,27 +334,22 @@ def _repair(settings: Settings, report: DoctorReport) -> None:
                 report.actions.append(f"embedded {embedded} chunk(s) again from the registry")
             if deleted:
                 report.actions.append(f"deleted {deleted} vector(s) of no searchable chunk")
-        with store.registry.transaction() as db:
-            store.registry._bump(db)  # other processes reload their indexes
+        store.mark_changed()  # other processes reload their indexes
 
 
-def _repair_vectors(settings: Settings, store: Any, info: CollectionInfo) -> tuple[int, int]:
-    by_doc = _vector_ids(store, info)
-    ready = {r.id: r for r in store.registry.documents(store.name)}
+def _repair_vectors(settings: Settings, store: Store, info: CollectionInfo) -> tuple[int, int]:
+    by_doc = store.vector_ids(info)
+    ready = {r.id: r for r in store.documents()}
     stray = [i for d, ids in by_doc.items() for i in ids
              if d not in ready or i not in {f"{d}:{n}" for n in range(ready[d].chunks)}]
-    collection = store.vectors(info)
-    for start in range(0, len(stray), 1000):
-        with store._shared.vector_writes():
-            collection.delete(ids=stray[start : start + 1000])
+    store.delete_vectors(info, stray)
     todo: list[tuple[Chunk, str]] = []
     for doc_id, row in ready.items():
         have = by_doc.get(doc_id, set())
-        for c in store.registry.chunks_of(info, doc_id):
+        for c in store.chunks_of(info, doc_id):
             if c.chunk_id not in have:
                 chunk = Chunk(c.doc_id, c.idx, c.text, c.start, c.end, c.page, c.section)
-                todo.append((chunk, embedding_text(embedding_header(row.title, c.section),
-                                                   c.text)))
+                todo.append((chunk, chunk_body(row.title, c.section, c.text)))
     if todo:
         from qa.embedding import get_embedder
 
@@ -411,65 +361,31 @@ def _repair_vectors(settings: Settings, store: Any, info: CollectionInfo) -> tup
         for start in range(0, len(todo), EMBED_BATCH):
             part = todo[start : start + EMBED_BATCH]
             vectors = embedder.embed_documents([body for _, body in part])
-            with store._shared.vector_writes():
-                collection.upsert(
-                    ids=[c.chunk_id for c, _ in part], embeddings=vectors,
-                    metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c, _ in part],
-                )
+            store.write_vectors(info, [c for c, _ in part], vectors)
     return len(todo), len(stray)
 
 
-def _unreadable_keyword_away(store: Any, info: CollectionInfo) -> None:
-    """Delete a keyword index that cannot be opened; the recovery builds it again."""
-    from qa.keyword import remove_index
-
-    try:
-        store.keyword(info).count()
-    except (StoreError, ValueError):
-        store._keyword.pop(info.generation, None)
-        remove_index(store.settings.data_dir / "keyword" / info.key)
-
-
 def _move_vectors_aside(settings: Settings, report: DoctorReport) -> None:
-    from qa.store import _close_client
-
-    folder = settings.data_dir / "chroma"
-    _close_client(settings)
-    if folder.exists():
-        aside = folder.with_name(f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        folder.rename(aside)
+    aside = files.move_vectors_aside(settings)
+    if aside is not None:
         report.actions.append(
             f"moved the unreadable vector store to {printable_path(aside)}; other collections "
             "of this data directory need `qa doctor --repair --collection NAME` too")
 
 
 def _registry_usable(settings: Settings) -> bool:
-    path = settings.data_dir / REGISTRY_NAME
-    return path.exists() and not _registry_damage(path)
+    path = files.registry_path(settings)
+    return path.exists() and not files.registry_damage(path)
 
 
 def _clear_without_registry(settings: Settings, report: DoctorReport) -> None:
     """With the registry gone: move a damaged one aside and clear the collection's leftovers."""
-    path = settings.data_dir / REGISTRY_NAME
-    if path.exists():
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for suffix in ("", "-wal", "-shm"):
-            part = path.with_name(path.name + suffix)
-            if part.exists():
-                part.rename(part.with_name(f"{part.name}.damaged-{stamp}"))
-        report.actions.append(f"moved the damaged registry aside ({path.name}.damaged-{stamp})")
-        every = True  # the damaged registry served every collection of this data directory
-    else:
-        every = False
-    vectors, keyword = _leftovers(settings, every=every)
-    if vectors:
-        from qa.store import chroma_client
-
-        client = chroma_client(settings)
-        for name in vectors:
-            client.delete_collection(name)
-    for folder in keyword:
-        shutil.rmtree(folder, ignore_errors=True)
+    aside = files.move_registry_aside(settings)
+    if aside is not None:
+        report.actions.append(f"moved the damaged registry aside ({aside})")
+    # A damaged registry served every collection of this data directory.
+    vectors, keyword = files.leftovers(settings, every=aside is not None)
+    files.clear_leftovers(settings, vectors, keyword)
     if vectors or keyword:
         report.actions.append(
             f"cleared {sum(vectors.values())} leftover vectors and {len(keyword)} keyword index "
@@ -477,70 +393,22 @@ def _clear_without_registry(settings: Settings, report: DoctorReport) -> None:
     report.actions.append("nothing is indexed now: ingest your files again (`qa ingest PATH`)")
 
 
-def _leftovers(settings: Settings, every: bool = False) -> tuple[dict[str, int], list[Path]]:
-    """Vectors (count by Chroma collection) and keyword folders of the collection
-    (of every qa collection with ``every``) that exist without a registry record."""
-    prefix = "qa-" if every else generation_key(settings.collection, 0)[:-1]
-    folder = settings.data_dir / "keyword"
-    keyword = sorted(p for p in folder.glob(prefix + "*") if p.is_dir()) \
-        if folder.is_dir() else []
-    vectors: dict[str, int] = {}
-    if settings.server_mode or (settings.data_dir / "chroma").exists():
-        from qa.store import chroma_client
-
-        try:
-            client = chroma_client(settings)
-            for item in client.list_collections():
-                name = item if isinstance(item, str) else item.name
-                if name.startswith(prefix):
-                    vectors[name] = int(client.get_collection(name).count())
-        except QAError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a store we cannot read holds nothing we can use
-            log.info("cannot list the Chroma collections: %s", exc)
-    return vectors, keyword
-
-
 # --- plumbing ------------------------------------------------------------------
 
 
-def _store(settings: Settings, info: CollectionInfo) -> Any:
-    from qa.store import Store
-
-    return Store(settings, info.model, info.dim)
-
-
-@contextmanager
-def _write_lock(settings: Settings) -> Iterator[None]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.data_dir / "write.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _store(settings: Settings, info: CollectionInfo) -> Store:
+    return Store(settings, info.model, info.dim).load()
 
 
 def _close_open_stores(settings: Settings) -> None:
     """Close this process's stores of the data directory, so the next use reopens them."""
-    from qa.store import _shared
     from qa.workspace import release_stores
 
-    root = str(settings.data_dir.resolve())
     release_stores(settings.data_dir)
-    for name in [k for k in list(_shared) if k.startswith(root + "|")]:
-        shared = _shared.get(name)
-        if shared is not None:
-            shared.close()
-    import qa.registry
-
-    with qa.registry._registries_lock:
-        held = [r for k, r in qa.registry._registries.items() if k.startswith(root + "/")]
-    for registry in held:
-        registry.close()
+    files.close_data_dir(settings)
 
 
-def _names(sources: Any) -> str:
+def _names(sources: Iterable[str]) -> str:
     items = [printable_path(s) for s in sources]
     more = f" and {len(items) - EXAMPLES} more" if len(items) > EXAMPLES else ""
     return ", ".join(items[:EXAMPLES]) + more

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from qa.config import SearchMode
 from qa.embedding import Embedder
 from qa.errors import StoreError
-from qa.registry import ChunkRow
-from qa.store import Store
+from qa.index import ChunkRow, Store
 from qa.types import Passage
 
 RRF_K = 60
@@ -147,15 +146,15 @@ class Retriever:
 
     def document_titles(self) -> dict[str, str]:
         """Every ready document's id and title."""
-        return {d.id: d.title for d in self.store.registry.documents(self.store.name)}
+        return {d.id: d.title for d in self.store.documents()}
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         """All chunks of one document as passages, in document order (score 0)."""
         with self.store.reading() as info:
             if info is None:
                 return []
-            doc = self.store.registry.document(self.store.name, doc_id)
-            rows = self.store.registry.chunks_of(info, doc_id) if doc is not None else []
+            doc = self.store.document(doc_id)
+            rows = self.store.chunks_of(info, doc_id) if doc is not None else []
         if doc is None:
             return []
         return [
@@ -176,8 +175,7 @@ class Retriever:
         hits = self.search(query, k=k, mode=mode, documents=documents)
         # Only the hits' documents: reading every document row costs O(collection) per query.
         with self._step("doc lookup"):
-            docs = self.store.registry.documents_by_ids(self.store.name,
-                                                        [h.row.doc_id for h in hits])
+            docs = self.store.documents_by_ids([h.row.doc_id for h in hits])
         out: list[Passage] = []
         for hit in hits:
             doc = docs.get(hit.row.doc_id)

@@ -23,7 +23,7 @@ from pathlib import Path
 from qa.api import workspace as default_workspace
 from qa.config import Settings
 from qa.errors import printable_path
-from qa.pipeline import ProgressCallback
+from qa.ingestion.progress import ProgressCallback
 from qa.types import DocumentInfo, IngestReport
 from qa.workspace import Workspace
 
@@ -80,7 +80,7 @@ def remove_missing(roots: Iterable[Path], workspace: Workspace) -> list[Document
     wanted = [_absolute(root) for root in roots]
     removed: list[DocumentInfo] = []
     with store.writing() as info:
-        for row in store.registry.documents(store.name):
+        for row in store.documents():
             source = Path(row.source)
             if not any(source == root or source.is_relative_to(root) for root in wanted):
                 continue

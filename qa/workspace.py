@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 from qa.config import SearchMode, Settings
 from qa.embedding import Embedder, get_embedder
 from qa.errors import DocumentNotFoundError
-from qa.pipeline import ProgressCallback, ingest_documents, ingest_files, reindex_store
+from qa.index import Store
+from qa.ingestion.pipeline import ingest_documents, ingest_files
+from qa.ingestion.progress import ProgressCallback
+from qa.ingestion.reindex import reindex_collection
 from qa.retrieval import Retriever
-from qa.store import Store
 from qa.types import Answer, DocumentInfo, IngestReport, LoadedDocument, Passage
 
 if TYPE_CHECKING:
@@ -122,7 +124,7 @@ class Workspace:
         with _stores_lock:
             store = _stores.get(key)
             if store is None:
-                store = _stores[key] = Store(self.settings, embedder.name, embedder.dim)
+                store = _stores[key] = Store(self.settings, embedder.name, embedder.dim).load()
             _users.add(self)
             return store
 
@@ -211,7 +213,7 @@ class Workspace:
         store = self.store
         return [
             DocumentInfo(d.id, d.source, d.title, d.chunks)
-            for d in store.registry.documents(store.name)
+            for d in store.documents()
         ]
 
     def remove(self, doc: str) -> DocumentInfo:
@@ -223,8 +225,11 @@ class Workspace:
         store = self.store
         with store.writing() as info:
             (doc_id,) = _resolve_documents(store, [doc])
-            row = store.registry.document(store.name, doc_id)
-            assert row is not None
+            row = store.document(doc_id)
+            if row is None:  # resolved from the ready documents under the write lock
+                raise DocumentNotFoundError(
+                    f"'{doc}' matches no document in collection '{store.name}'; `qa docs` "
+                    "lists their ids")
             store.remove(info, doc_id)
         return DocumentInfo(row.id, row.source, row.title, row.chunks)
 
@@ -235,7 +240,7 @@ class Workspace:
         an interrupted reindex leaves the collection as it was. Returns the number
         of chunks embedded.
         """
-        return reindex_store(self.settings, self.embedder, self.store, progress)
+        return reindex_collection(self.settings, self.embedder, self.store)
 
     def doctor(self, *, repair: bool = False) -> DoctorReport:
         """Check that the collection's registry, vectors and keyword index agree; with
@@ -348,7 +353,7 @@ def release_stores(data_dir: Path) -> None:
 
 
 def _resolve_documents(store: Store, refs: Iterable[str]) -> list[str]:
-    docs = store.registry.documents(store.name)
+    docs = store.documents()
     out: list[str] = []
     for ref in refs:
         path = str(Path(ref).expanduser().resolve()) if ref else ref

@@ -113,7 +113,7 @@ def test_missing_and_stray_vectors_are_embedded_again_and_deleted(indexed: Setti
     store = open_store(indexed)
     info = store.info()
     assert info is not None
-    seed = next(d for d in store.registry.documents(store.name) if d.source.endswith(".txt"))
+    seed = next(d for d in store.documents() if d.source.endswith(".txt"))
     collection = store.vectors(info)
     collection.delete(where={"doc_id": seed.id})
     collection.upsert(ids=["ghost:0"], embeddings=[[0.1] * info.dim],
@@ -134,7 +134,7 @@ def test_missing_and_stray_vectors_are_embedded_again_and_deleted(indexed: Setti
 
 def test_half_written_document_is_rolled_back(indexed: Settings) -> None:
     store = open_store(indexed)
-    store.registry.begin_document(store.name, "f" * 24, "/gone/half.txt", "Half", 10, 0.0)
+    store.begin(store.info(), "f" * 24, "/gone/half.txt", "Half", 10, 0.0)
     _close_open_stores(indexed)
     found = doctor()
     (finding,) = found.findings
@@ -142,7 +142,7 @@ def test_half_written_document_is_rolled_back(indexed: Settings) -> None:
     assert "/gone/half.txt" in finding.problem
     assert doctor(repair=True).ok
     store = open_store(indexed)
-    assert [d.status for d in store.registry.documents(store.name, status=None)] == ["ready"] * 2
+    assert [d.status for d in store.documents(status=None)] == ["ready"] * 2
 
 
 def test_deleted_registry_cannot_be_rebuilt_and_says_to_ingest_again(

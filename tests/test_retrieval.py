@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.keyword import query_words
-from qa.registry import ChunkRow
+from qa.index import ChunkRow, query_words
 from qa.retrieval import fuse, rrf, zscores
 
 

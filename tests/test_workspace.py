@@ -48,7 +48,7 @@ def test_close_releases_the_store_and_the_workspace_opens_it_again(tmp_path: Pat
     store = ws.store
     ws.close()
     with pytest.raises(sqlite3.ProgrammingError):
-        store.registry.version()  # the registry connection is closed
+        store.info()  # the registry connection is closed
     assert ws._embedder is None
     assert ws.store is not store  # used again, it opens a fresh store
     assert len(ws.documents()) == 1
@@ -62,7 +62,7 @@ def test_close_keeps_a_data_dir_that_another_workspace_uses(tmp_path: Path) -> N
     assert other.documents() == []
     one.close()
     assert other.documents() == []  # its registry connection is still open
-    assert other.store.registry.version() >= 1
+    assert other.store.collections()
     other.close()
 
 

@@ -59,7 +59,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from qa.api import ingest
-    from qa.pipeline import IngestProgress
+    from qa.ingestion.progress import IngestProgress
 
     bar: tqdm | None = None
     quiet = args.no_progress or not sys.stderr.isatty()

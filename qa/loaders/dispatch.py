@@ -6,14 +6,13 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from qa.config import Settings
 from qa.errors import EmptyDocumentError, LoaderError, QAError, UnsupportedFileError
 from qa.loaders import csv, docx, epub, html, image, markdown, odt, pdf, pptx, text, xlsx
 from qa.loaders.base import one_line, read_file
 from qa.types import LoadedDocument
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_BYTES = 200 * 2**20
 
 Loader = Callable[[Path, bytes], LoadedDocument]
 
@@ -42,7 +41,7 @@ _LOADERS: dict[str, tuple[str, Loader]] = {
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
 
 
-def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
+def load(path: str | Path, *, max_bytes: int | None = None) -> LoadedDocument:
     """Read one file into clean text with its structure.
 
     The loader is chosen by the file's suffix (case does not matter). The text
@@ -51,7 +50,8 @@ def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocum
 
     Args:
         path: the file to read.
-        max_bytes: files bigger than this are refused (``QA_MAX_FILE_MB``).
+        max_bytes: files bigger than this are refused (default: ``QA_MAX_FILE_MB``'s
+            default, :attr:`Settings.max_file_bytes`).
 
     Returns:
         The document; ``source`` is the resolved absolute path and
@@ -80,6 +80,8 @@ def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocum
             f"qa cannot read {kind}; supported types are {supported} (convert it to one of them)",
         )
     name, loader = _LOADERS[suffix]
+    if max_bytes is None:
+        max_bytes = Settings().max_file_bytes
     data = read_file(resolved, max_bytes)
     if not data:
         raise EmptyDocumentError(str(resolved), "is empty (0 bytes); it has no text to index")

@@ -3,7 +3,7 @@
 Runs where the loaders run: inside the parse worker, under its time and memory
 limits (the ``tesseract`` process it starts inherits the memory limit). Whether
 OCR runs and in which language comes from ``Settings.ocr`` and ``ocr_lang``
-(``QA_OCR``, ``QA_OCR_LANG``), which :mod:`qa.parsing` puts in the worker's environment.
+(``QA_OCR``, ``QA_OCR_LANG``), which :mod:`qa.ingestion.parsing` puts in the worker's environment.
 """
 
 from __future__ import annotations

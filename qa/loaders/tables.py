@@ -7,7 +7,7 @@ turns it into one line per row with the headers repeated::
 
 so a row read on its own, as a chunk part or a quoted citation, still says what
 each value is. Such text goes into a block of kind ``"table"``, which the
-chunker splits only between rows (see :mod:`qa.chunking`).
+chunker splits only between rows (see :mod:`qa.ingestion.chunking`).
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ async def models(request: Request) -> dict[str, Any]:
 
     base = runtime(request).settings
     store = await runtime(request).call(open_store, base)
-    names = {base.collection, *(c.name for c in store.registry.collections())}
+    names = {base.collection, *(c.name for c in store.collections())}
     return {"object": "list", "data": [_model(n) for n in sorted(names)]}
 
 

@@ -45,8 +45,7 @@ def check_state(settings: Any, markers: dict[str, str], strict: bool) -> dict[st
     info = store.info()
     if info is None:
         return {"problems": [], "ready": 0, "other": 0, "orphans": 0}
-    registry = store.registry
-    rows = registry.documents(store.name, status=None)
+    rows = store.documents(status=None)
     ready = {r.id: r for r in rows if r.status == "ready"}
     other = [r for r in rows if r.status != "ready"]
     keyword = store.keyword(info)
@@ -55,7 +54,7 @@ def check_state(settings: Any, markers: dict[str, str], strict: bool) -> dict[st
     for vector_id, meta in zip(got["ids"], got["metadatas"], strict=True):
         by_doc.setdefault(str(meta["doc_id"]), set()).add(vector_id)
     for doc_id, row in ready.items():
-        chunks = registry.chunks_of(info, doc_id)
+        chunks = store.chunks_of(info, doc_id)
         ids = {c.chunk_id for c in chunks}
         want = {f"{doc_id}:{i}" for i in range(row.chunks)}
         if row.chunks == 0 or ids != want:
@@ -66,10 +65,10 @@ def check_state(settings: Any, markers: dict[str, str], strict: bool) -> dict[st
         if by_doc.get(doc_id, set()) != want:
             problems.append(f"{row.source}: Chroma has {len(by_doc.get(doc_id, ()))} vectors, "
                             f"not {row.chunks}")
-        if registry.doc_text(store.name, doc_id) is None:
+        if store.document_text(doc_id) is None:
             problems.append(f"{row.source}: ready without its text")
     for row in other:
-        if registry.chunks_of(info, row.id):
+        if store.chunks_of(info, row.id):
             problems.append(f"{row.source}: {row.status} yet in the chunk table")
     keyword_total, ready_total = keyword.count(), sum(r.chunks for r in ready.values())
     if keyword_total < ready_total or (strict and keyword_total != ready_total):
@@ -164,8 +163,8 @@ def serve() -> None:
     import tokenizers  # noqa: F401
 
     import qa.api  # noqa: F401
+    import qa.ingestion.pipeline  # noqa: F401
     import qa.loaders  # noqa: F401
-    import qa.pipeline  # noqa: F401
 
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:

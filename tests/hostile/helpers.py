@@ -22,7 +22,7 @@ from pathlib import Path
 
 from qa.api import open_store
 from qa.config import Settings
-from qa.registry import DocRow
+from qa.index import DocRow
 
 WORDS = [
     "river", "stone", "lantern", "orbit", "meadow", "copper", "violet", "harbor", "signal",
@@ -350,8 +350,7 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
     info = store.info()
     if info is None:
         return {}
-    registry = store.registry
-    rows = registry.documents(store.name, status=None)
+    rows = store.documents(status=None)
     stuck = [(r.source, r.status) for r in rows if r.status != "ready"]
     assert not stuck, f"documents left half-written: {stuck}"
     docs = {r.id: r for r in rows}
@@ -360,14 +359,14 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
     vector_ids = set(vectors["ids"])
     expected_ids: set[str] = set()
     for doc_id, doc in docs.items():
-        chunks = registry.chunks_of(info, doc_id)
+        chunks = store.chunks_of(info, doc_id)
         assert doc.chunks > 0 and len(chunks) == doc.chunks, (doc.source, doc.chunks, len(chunks))
         assert [c.idx for c in chunks] == list(range(doc.chunks)), doc.source
         assert keyword.count(doc_id) == doc.chunks, (doc.source, keyword.count(doc_id))
         ids = {f"{doc_id}:{i}" for i in range(doc.chunks)}
         assert ids <= vector_ids, f"{doc.source}: {len(ids - vector_ids)} vectors missing"
         expected_ids |= ids
-        stored = registry.doc_text(store.name, doc_id)
+        stored = store.document_text(doc_id)
         assert stored is not None, f"{doc.source}: no stored text"
         text, blocks = stored
         covered = [False] * len(text)

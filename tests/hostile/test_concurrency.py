@@ -104,7 +104,7 @@ class Writer:
         store = open_store(self.settings)
         info = store.info()
         assert info is not None
-        rows = store.registry.chunks_of(info, result.doc_id)
+        rows = store.chunks_of(info, result.doc_id)
         self.versions[result.doc_id] = Version(
             result.doc_id, self.marker(i), {r.chunk_id: r.text for r in rows}, (t0, t1)
         )

@@ -345,10 +345,10 @@ def test_kill_9_at_random_points_never_leaves_a_partial_document(
     # Every file is indexed in its latest version: its id is the hash of what is on disk.
     from qa.api import open_store
     from qa.config import Settings
-    from qa.pipeline import doc_id_for, file_hash
+    from qa.ingestion.sources import doc_id_for, file_hash
 
     store = open_store(Settings.from_env())
     on_disk = {str(corpus.path(i).resolve()): doc_id_for(file_hash(corpus.path(i)))
                for i in range(FILES)}
-    indexed = {d.source: d.id for d in store.registry.documents(store.name)}
+    indexed = {d.source: d.id for d in store.documents()}
     assert indexed == on_disk

@@ -1,4 +1,4 @@
-"""Hostile files through the real ``qa.ingest``, in a batch with good files.
+"""Hostile files through the real ``qa.ingestion``, in a batch with good files.
 
 A hostile file either fails alone with one clear line that says what is wrong, or
 is indexed whole; it never raises, never hangs, and the good files around it are
@@ -91,11 +91,11 @@ def check_case(case: Case, results: list[FileResult], settings: Settings) -> Non
     assert info is not None
     for result in (r for r in results if r.status in INDEXED):
         assert result.doc_id and result.chunks > 0, result
-        row = store.registry.document(store.name, result.doc_id)
-        stored = store.registry.doc_text(store.name, result.doc_id)
+        row = store.document(result.doc_id)
+        stored = store.document_text(result.doc_id)
         assert row is not None and row.status == "ready" and stored is not None
         text = stored[0]
-        chunks = [c.text for c in store.registry.chunks_of(info, result.doc_id)]
+        chunks = [c.text for c in store.chunks_of(info, result.doc_id)]
         assert not h.CONTROL.search(row.title), f"title {row.title!r}"
         assert not h.CONTROL.search(text), "control characters in the indexed text"
         for wanted in case.contains:
@@ -103,7 +103,7 @@ def check_case(case: Case, results: list[FileResult], settings: Settings) -> Non
         for unwanted in case.absent:
             assert unwanted not in row.title, f"{unwanted!r} in the title {row.title!r}"
             assert unwanted not in text and not any(unwanted in c for c in chunks), unwanted
-        check_chunk_sizes(row.title, store.registry.chunks_of(info, result.doc_id), settings)
+        check_chunk_sizes(row.title, store.chunks_of(info, result.doc_id), settings)
         hits = retrieve(case.marker, k=5, mode="keyword", settings=settings)
         assert any(p.doc_id == result.doc_id for p in hits), f"{case.marker} does not find it"
 
@@ -115,11 +115,11 @@ def check_chunk_sizes(title: str, chunks: list, settings: Settings) -> None:  # 
     counts as cut every 100 characters, as WordPiece would read it as one unknown
     piece); the longest chunk is recorded for the closing report.
     """
-    from qa.chunking import MAX_WORD_CHARS, embedding_header, embedding_text, honest_counter
     from qa.embedding import get_embedder
+    from qa.ingestion.chunking import MAX_WORD_CHARS, chunk_body, honest_counter
 
     embedder = get_embedder(settings)
-    bodies = [embedding_text(embedding_header(title, c.section), c.text) for c in chunks]
+    bodies = [chunk_body(title, c.section, c.text) for c in chunks]
     counts = honest_counter(embedder.count_tokens)(bodies)
     assert max(counts) <= embedder.max_tokens, (max(counts), embedder.max_tokens)
     longest = max(len(c.text) for c in chunks)

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.embedding import Embedder, SentenceTransformerEmbedder, resolve_model_path
+from qa.ingestion.chunking import chunk_body, chunk_document
 from qa.types import LoadedDocument
 from qa_measure.bench.corpus import corpus_bytes, generated_corpus, scifact_documents
 from qa_measure.bench.options import BenchOptions
@@ -104,13 +104,13 @@ def qa_bodies(doc: LoadedDocument, embedder: Embedder, options: BenchOptions) ->
     settings = options.settings
     chunks = chunk_document(doc, "bench", embedder.count_tokens, chunk_tokens=settings.chunk_tokens,
                             overlap=settings.chunk_overlap, max_tokens=embedder.max_tokens)
-    return [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
+    return [chunk_body(doc.title, c.section, c.text) for c in chunks]
 
 
 def _qa_pipeline(embedder: _TimedEmbedder, options: BenchOptions,
                  backend: str) -> Callable[[Corpus, Path], int]:
-    from qa.pipeline import ingest_documents, ingest_files
-    from qa.store import Store
+    from qa.index import Store
+    from qa.ingestion.pipeline import ingest_documents, ingest_files
 
     def run(corpus: Corpus, scratch: Path) -> int:
         settings = options.settings.with_(data_dir=scratch, collection="bench",

@@ -86,7 +86,7 @@ def _child(folder: str, stub: bool) -> None:
     from qa.api import open_store
     from qa.config import Settings
     from qa.embedding import get_embedder
-    from qa.pipeline import ingest_files
+    from qa.ingestion.pipeline import ingest_files
 
     settings = Settings.from_env()
     embedder: Any = StubEmbedder() if stub else get_embedder(settings)

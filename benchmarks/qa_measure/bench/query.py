@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunking import embedding_header, embedding_text
 from qa.config import Settings
 from qa.embedding import Embedder, get_embedder
-from qa.registry import CollectionInfo
+from qa.index import CollectionInfo, Store
+from qa.ingestion.chunking import chunk_body
 from qa.retrieval import CANDIDATES, Retriever
-from qa.store import Store
 from qa.types import Chunk
 from qa_measure.bench.corpus import random_text, scifact_claims, scifact_documents, sentence_pool
 from qa_measure.bench.ingest import qa_bodies
@@ -94,7 +93,7 @@ def build_index(options: BenchOptions, size: int, embedder: Embedder, pool: Pool
     settings = scale_settings(options, size)
     store = Store(settings, embedder.name, embedder.dim)
     info = store.info()
-    if info is not None and store.registry.chunk_count(info) == size \
+    if info is not None and store.chunk_count(info) == size \
             and store.vector_count(info) == size:
         if store.keyword(info).count() != size:
             with store.writing():
@@ -142,8 +141,8 @@ def _write_docs(store: Store, info: CollectionInfo, doc_numbers: range, size: in
         for j, t in enumerate(texts):
             chunks.append(Chunk(doc_id, j, t, pos, pos + len(t), None, ""))
             pos += len(t) + 2
-        bodies = [embedding_text(embedding_header(title, ""), t) for t in texts]
-        store.registry.begin_document(store.name, doc_id, f"synthetic:{doc_id}", title, 0, 0.0)
+        bodies = [chunk_body(title, "", t) for t in texts]
+        store.begin(info, doc_id, f"synthetic:{doc_id}", title, 0, 0.0)
         docs.append((doc_id, chunks, bodies, text))
     store.add_chunks(info, [c for d in docs for c in d[1]], [b for d in docs for b in d[2]],
                      np.asarray(vectors, dtype=np.float32))
@@ -190,7 +189,7 @@ def _measure_one(store: Store, embedder: Embedder, query: str, out: Latencies) -
     info = store.info()
     assert info is not None
     keys = [(row.doc_id, row.idx) for row, _ in dense]
-    _, steps["chunks_by_ids"] = _timed(lambda: store.registry.chunks_by_ids(info, keys))
+    _, steps["chunks_by_ids"] = _timed(lambda: store.chunks(info, keys))
     for step in STEPS:
         out.steps[step].append(steps[step])
 

@@ -119,11 +119,11 @@ def run_resume(options: BenchOptions) -> BenchResult:
 
 def _index_counts(options: BenchOptions, data_dir: Path) -> tuple[int, int]:
     """(vectors in Chroma, chunk rows in the registry) of the resume collection."""
-    from qa.store import Store
+    from qa.index import Store
 
     settings = options.settings.with_(data_dir=data_dir, collection="memory", chroma_host="")
     store = Store(settings, "all-MiniLM-L6-v2", 384)
-    info = store.registry.collection("memory")
+    info = store.info(check_model=False)
     if info is None:
         return 0, 0
-    return store.vector_count(info), store.registry.chunk_count(info)
+    return store.vector_count(info), store.chunk_count(info)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from qa.config import Settings
 from qa.errors import QAError
-from qa.registry import ChunkRow
+from qa.index import ChunkRow
 from qa.retrieval import CANDIDATES, Retriever, fuse
 from qa.types import Block, LoadedDocument
 
@@ -110,7 +110,7 @@ def eval_squad(
     settings = eval_settings(base, f"squad{version.replace('.', '')}")
     retriever, seconds = index_documents(settings, lambda: squad_documents(folder))
     id_of = {a["id"]: f"squad:{a['id']}" for a in read_jsonl(folder / "articles.jsonl")}
-    source_of = {d.id: d.source for d in retriever.store.registry.documents(settings.collection)}
+    source_of = {d.id: d.source for d in retriever.store.documents()}
     questions = sample([q for q in read_jsonl(folder / "questions.jsonl") if q["answers"]], limit)
     hits = {m: dict.fromkeys(ks, 0) for m in MODES}
     rr = dict.fromkeys(MODES, 0.0)
@@ -156,7 +156,7 @@ def eval_scifact(
     folder = data / "scifact"
     settings = eval_settings(base, "scifact")
     retriever, seconds = index_documents(settings, lambda: scifact_abstracts(folder))
-    source_of = {d.id: d.source for d in retriever.store.registry.documents(settings.collection)}
+    source_of = {d.id: d.source for d in retriever.store.documents()}
     file = "questions.jsonl" if split == "test" else "questions_train.jsonl"
     questions = sample([q for q in read_jsonl(folder / file) if q["gold_doc_ids"]], limit)
     totals = {m: {"ndcg@10": 0.0, "recall@100": 0.0} for m in MODES}
@@ -206,7 +206,7 @@ def _rank_all(
 def _report(name: str, n: int, retriever: Retriever, settings: Settings, seconds: float,
             timing: dict[str, float]) -> RetrievalReport:
     info = retriever.store.info()
-    chunks = retriever.store.registry.chunk_count(info) if info else 0
+    chunks = retriever.store.chunk_count(info) if info else 0
     return RetrievalReport(
         dataset=name, questions=n, chunks=chunks, ingest_seconds=seconds,
         query_ms={m: 1000 * t / max(n, 1) for m, t in timing.items()},

@@ -1,3 +1,4 @@
+# Over 400 lines: every SQL statement of the registry lives here, beside its schema.
 """The document registry, in one SQLite database.
 
 SQLite holds what must change atomically: which documents a collection has and
@@ -17,7 +18,6 @@ file per process (:meth:`Registry.open`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
@@ -25,10 +25,10 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import StoreError, printable_path
+from qa.index.records import ChunkRow, CollectionInfo, DocRow, generation_key
 from qa.types import Block, Chunk
 
 _SCHEMA = """
@@ -51,55 +51,19 @@ _registries: dict[str, Registry] = {}
 _registries_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class CollectionInfo:
-    name: str
-    generation: int
-    model: str
-    dim: int
-
-    @property
-    def key(self) -> str:
-        return generation_key(self.name, self.generation)
-
-
-@dataclass(frozen=True)
-class DocRow:
-    id: str
-    source: str
-    title: str
-    status: str
-    chunks: int
-    size: int | None
-    mtime: float | None
-
-
-@dataclass(frozen=True)
-class ChunkRow:
-    rowid: int
-    doc_id: str
-    idx: int
-    text: str
-    start: int
-    end: int
-    page: int | None
-    section: str
-
-    @property
-    def chunk_id(self) -> str:
-        return f"{self.doc_id}:{self.idx}"
-
-
-def generation_key(collection: str, generation: int) -> str:
-    """A name safe for SQLite tables and Chroma collections."""
-    digest = hashlib.sha1(collection.encode()).hexdigest()[:12]
-    return f"qa-{digest}-g{generation}"
-
-
 def _tables(key: str) -> tuple[str, str]:
     """The chunk table of a generation, and the FTS5 table older versions kept beside it."""
     safe = key.replace("-", "_")
     return f'"chunks_{safe}"', f'"fts_{safe}"'
+
+
+def close_registries(root: Path) -> None:
+    """Close this process's registries of databases under the folder ``root``."""
+    prefix = str(root.resolve()) + "/"
+    with _registries_lock:
+        held = [r for k, r in _registries.items() if k.startswith(prefix)]
+    for registry in held:
+        registry.close()
 
 
 class Registry:
@@ -159,6 +123,11 @@ class Registry:
     def changed_elsewhere(self) -> bool:
         """Whether another process changed what is searchable since this one last looked."""
         return self.version() != self.seen_version
+
+    def mark_changed(self) -> None:
+        """Count a change made outside a registry transaction (a repaired index)."""
+        with self.transaction() as db:
+            self._bump(db)
 
     def _bump(self, db: sqlite3.Connection) -> None:
         """Count a searchable change (inside a transaction of this process's own)."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from qa.chunking import chunk_document, embedding_header, embedding_text
+from qa.config import Settings
+from qa.ingestion.chunking import chunk_body, chunk_document
 from qa.types import Block, LoadedDocument
+
+DEFAULTS = Settings()
 
 
 def words(texts: list[str]) -> list[int]:
@@ -70,7 +73,7 @@ def test_text_without_sentences_is_cut_to_fit(text: str, embedder) -> None:  # t
     doc = doc_of([("text", text.strip(), None, "")], title="A title")
     chunks = chunk_document(doc, "d", embedder.count_tokens, chunk_tokens=200, overlap=0,
                             max_tokens=embedder.max_tokens)
-    bodies = [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
+    bodies = [chunk_body(doc.title, c.section, c.text) for c in chunks]
     assert max(embedder.count_tokens(bodies)) <= embedder.max_tokens
     assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "")
 
@@ -81,8 +84,9 @@ def test_seed_chunks_fit_the_model(embedder) -> None:  # type: ignore[no-untyped
     from tests.conftest import SEEDS
 
     doc = load(next(SEEDS.glob("*.txt")))
-    chunks = chunk_document(doc, "d", embedder.count_tokens, max_tokens=embedder.max_tokens)
-    bodies = [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
+    chunks = chunk_document(doc, "d", embedder.count_tokens, chunk_tokens=DEFAULTS.chunk_tokens,
+                            overlap=DEFAULTS.chunk_overlap, max_tokens=embedder.max_tokens)
+    bodies = [chunk_body(doc.title, c.section, c.text) for c in chunks]
     assert max(embedder.count_tokens(bodies)) <= embedder.max_tokens
     assert any("Pakistan and China" in c.text for c in chunks)
     assert not any("<u>" in c.text for c in chunks)
@@ -90,7 +94,7 @@ def test_seed_chunks_fit_the_model(embedder) -> None:  # type: ignore[no-untyped
 
 def test_a_run_without_whitespace_is_hard_split_every_100_characters() -> None:
     """The rule of the module docstring, with a tokenizer of one piece per 10 characters."""
-    from qa.chunking import MAX_WORD_CHARS, honest_counter
+    from qa.ingestion.chunking import MAX_WORD_CHARS, honest_counter
 
     def tens(texts: list[str]) -> list[int]:  # a word over 100 characters is one piece
         return [sum(1 if len(w) > 100 else -(-len(w) // 10) for w in t.split()) for t in texts]
@@ -112,14 +116,15 @@ def test_a_3_mb_word_fits_the_model(embedder) -> None:  # type: ignore[no-untype
     """3 MB of words run together: every chunk fits, none is longer than the rule allows."""
     import random
 
-    from qa.chunking import MAX_WORD_CHARS, honest_counter
+    from qa.ingestion.chunking import MAX_WORD_CHARS, honest_counter
 
     rng = random.Random(3)
     syllables = ["river", "stone", "lantern", "orbit", "meadow", "copper", "violet", "harbor"]
     text = "".join(rng.choice(syllables) for _ in range(600_000))[: 3 * 2**20]
     doc = doc_of([("text", text, None, "")], title="A title")
-    chunks = chunk_document(doc, "d", embedder.count_tokens, max_tokens=embedder.max_tokens)
-    bodies = [embedding_text(embedding_header(doc.title, c.section), c.text) for c in chunks]
+    chunks = chunk_document(doc, "d", embedder.count_tokens, chunk_tokens=DEFAULTS.chunk_tokens,
+                            overlap=DEFAULTS.chunk_overlap, max_tokens=embedder.max_tokens)
+    bodies = [chunk_body(doc.title, c.section, c.text) for c in chunks]
     assert max(honest_counter(embedder.count_tokens)(bodies)) <= embedder.max_tokens
     assert max(len(c.text) for c in chunks) <= 200 * MAX_WORD_CHARS
     assert len(chunks) > 3 * 2**20 // (200 * MAX_WORD_CHARS)

@@ -13,6 +13,7 @@ from qa import documents, ingest, reindex, retrieve
 from qa.api import open_store
 from qa.config import Settings
 from qa.errors import ModelMismatchError, StoreError
+from qa.index.registry import Registry
 from tests.conftest import SEED_QUESTION
 
 pytestmark = pytest.mark.slow
@@ -23,10 +24,10 @@ def consistent(settings: Settings) -> list[str]:
     store = open_store(settings)
     info = store.info()
     assert info is not None
-    docs = {d.id: d.chunks for d in store.registry.documents(store.name)}
-    assert all(r.status == "ready" for r in store.registry.documents(store.name, status=None))
+    docs = {d.id: d.chunks for d in store.documents()}
+    assert all(r.status == "ready" for r in store.documents(status=None))
     for doc_id, n in docs.items():
-        assert len(store.registry.chunks_of(info, doc_id)) == n
+        assert len(store.chunks_of(info, doc_id)) == n
         assert len(store.vectors(info).get(where={"doc_id": doc_id}, include=[])["ids"]) == n
     assert store.vector_count(info) == sum(docs.values())
     return sorted(docs)
@@ -58,7 +59,8 @@ def test_empty_collection_says_what_to_do() -> None:
 def test_model_mismatch_stops_with_a_remedy(seeds_copy: Path) -> None:
     ingest(seeds_copy)
     settings = Settings.from_env()
-    registry = open_store(settings).registry
+    open_store(settings)
+    registry = Registry.open(settings.data_dir / "registry.sqlite3")  # the store's own
     info = registry.collection(settings.collection)
     assert info is not None
     registry.set_collection(info.name, info.generation, "some-other-model", 768)

@@ -1,4 +1,4 @@
-"""qa.registry: document states, atomic commits, generations, the change counter."""
+"""qa.index.registry: document states, atomic commits, generations, the change counter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import StoreError
-from qa.registry import Registry
+from qa.index.registry import Registry
 from qa.types import Block, Chunk
 
 

@@ -66,7 +66,17 @@ def embedding_header(title: str, section: str) -> str:
 
 
 def embedding_text(header: str, text: str) -> str:
+    """``text`` below its header line (no line when the header is empty)."""
     return f"{header}\n{text}" if header else text
+
+
+def chunk_body(title: str, section: str, text: str) -> str:
+    """What is embedded and keyword-indexed for a chunk: its header line, then its text.
+
+    >>> chunk_body("Plan", "Plan > Scope", "Two sites.")
+    'Plan > Scope\\nTwo sites.'
+    """
+    return embedding_text(embedding_header(title, section), text)
 
 
 def chunk_document(
@@ -74,9 +84,9 @@ def chunk_document(
     doc_id: str,
     count_tokens: TokenCounter,
     *,
-    chunk_tokens: int = 200,
-    overlap: int = 32,
-    max_tokens: int = 254,
+    chunk_tokens: int,
+    overlap: int,
+    max_tokens: int,
 ) -> list[Chunk]:
     """Split ``doc`` into chunks whose embedding text fits in ``max_tokens`` word pieces.
 
@@ -84,10 +94,11 @@ def chunk_document(
         doc: the loaded document.
         doc_id: the document's id, used in chunk ids.
         count_tokens: counts word pieces of each text (no special tokens).
-        chunk_tokens: target size of a chunk's text in word pieces.
+        chunk_tokens: target size of a chunk's text in word pieces (``QA_CHUNK_TOKENS``).
         overlap: word pieces of trailing sentences repeated at the start of the
-            next chunk when a run of text is cut inside a section.
-        max_tokens: the model's limit; the header line counts against it.
+            next chunk when a run of text is cut inside a section (``QA_CHUNK_OVERLAP``).
+        max_tokens: the model's limit (``Embedder.max_tokens``); the header line counts
+            against it.
     """
     count_tokens = honest_counter(count_tokens)
     headers = {b.section for b in doc.blocks}

@@ -13,7 +13,7 @@ same 100,000 chunks and 200 SciFact claims (2 cores), FTS5 took 110 ms per query
 (block-max WAND), 1.8 ms.
 
 The index follows the registry, never leads it: a chunk counts only when the
-registry holds it (see :mod:`qa.store`), so entries of a document that is
+registry holds it (see :mod:`qa.index.store`), so entries of a document that is
 still being written, or that a crash left behind, are never returned as
 passages, and recovery deletes them. Only the process holding the data
 directory's write lock writes; :meth:`KeywordIndex.close_writer` releases
@@ -27,7 +27,7 @@ import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa.errors import StoreError
 from qa.text.words import STOPWORDS, WORD, keyword_analyzer
@@ -90,7 +90,7 @@ class KeywordIndex:
             ) from exc
         self._index.register_tokenizer(ANALYZER, self._analyzer)
         self._index.config_reader(reload_policy="Manual")
-        self._writer: Any = None
+        self._writer: tantivy.IndexWriter | None = None
         self._dirty = False
         self._lock = threading.Lock()
 
@@ -116,7 +116,7 @@ class KeywordIndex:
                 (tantivy.Occur.Must, words),
                 (tantivy.Occur.Must, tantivy.Query.const_score_query(only, 0.0)),
             ])
-        searcher = self._index.searcher()
+        searcher: tantivy.Searcher = self._index.searcher()
         hits = searcher.search(words, limit, count=False).hits
         return [(searcher.doc(address)["chunk"][0], float(score)) for score, address in hits]
 
@@ -179,7 +179,7 @@ class KeywordIndex:
                 writer.rollback()
                 writer.wait_merging_threads()
 
-    def _writer_(self) -> Any:
+    def _writer_(self) -> tantivy.IndexWriter:
         if self._writer is None:
             try:
                 self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)

@@ -1,6 +1,6 @@
-"""qa.parsing: the parse worker, its limits and its failure paths, for real.
+"""qa.ingestion.parsing: the parse worker, its limits and its failure paths, for real.
 
-The worker is the real ``python -m qa.parse_worker``; the files are real. A parse
+The worker is the real ``python -m qa.ingestion.parse_worker``; the files are real. A parse
 that runs past QA_PARSE_TIMEOUT, a worker killed mid-parse, a parse over
 QA_PARSE_MEMORY_MB: each must cost one file, with one line in ``qa ingest``'s
 output, while the other files of the batch are ingested. A worker that cannot
@@ -17,14 +17,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from qa.config import Settings
 from qa.errors import LoaderError, ParseWorkerError
-from qa.parsing import Limits, load_isolated
+from qa.ingestion.parsing import Limits, load_isolated
 from qa.types import LoadedDocument
 from tests.hostile import helpers as h
+
+
+def limits(**changes: Any) -> Limits:
+    """The default settings' limits, with ``changes``."""
+    return replace(Limits.of(Settings()), **changes)
+
 
 TIMEOUT = 600  # for one qa command; a hang fails the test
 
@@ -64,7 +73,7 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and b"qa.parse_worker" in cmdline:
+        if ppid == pid and b"qa.ingestion.parse_worker" in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -105,7 +114,7 @@ def test_results_come_back_in_order_with_each_failure_in_its_place(
     empty = write(tmp_path / "empty.txt", b"")
     binary = write(tmp_path / "noise.txt", bytes(range(256)) * 64)
     paths = [first, tmp_path / "missing.txt", empty, binary, last]
-    results = list(load_isolated(paths, Limits()))
+    results = list(load_isolated(paths, limits()))
     assert [p for p, _ in results] == paths
     kinds = [type(r).__name__ if isinstance(r, LoadedDocument) else str(r) for _, r in results]
     assert kinds[0] == kinds[4] == "LoadedDocument"
@@ -114,7 +123,7 @@ def test_results_come_back_in_order_with_each_failure_in_its_place(
 
 
 def test_no_files_starts_no_worker() -> None:
-    assert list(load_isolated([], Limits(memory_bytes=1))) == []
+    assert list(load_isolated([], limits(memory_bytes=1))) == []
 
 
 def test_a_killed_worker_costs_the_file_it_was_parsing(
@@ -122,7 +131,7 @@ def test_a_killed_worker_costs_the_file_it_was_parsing(
 ) -> None:
     first, last = goods
     slow = write(tmp_path / "slow.pdf", slow_pdf())
-    results = load_isolated([first, slow, last], Limits())
+    results = load_isolated([first, slow, last], limits())
     path, doc = next(results)
     assert path == first and isinstance(doc, LoadedDocument)
     # The worker got slow.pdf with first.txt (lookahead) and is parsing it now.
@@ -143,7 +152,7 @@ def test_a_parse_over_the_time_limit_fails_alone(
 ) -> None:
     first, last = goods
     slow = write(tmp_path / "slow.pdf", slow_pdf())
-    results = dict(load_isolated([first, slow, last], Limits(seconds=1)))
+    results = dict(load_isolated([first, slow, last], limits(seconds=1)))
     assert isinstance(results[first], LoadedDocument)
     assert isinstance(results[last], LoadedDocument)
     assert "parsing took longer than the limit of 1s" in str(results[slow])
@@ -154,13 +163,13 @@ def test_a_worker_that_cannot_start_blames_no_file(
 ) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
     with pytest.raises(ParseWorkerError, match="cannot start its parse worker") as caught:
-        list(load_isolated(list(goods), Limits()))
+        list(load_isolated(list(goods), limits()))
     assert "first.txt" not in str(caught.value) and "no-python" in str(caught.value)
 
 
 def test_a_worker_without_room_to_start_says_why(goods: tuple[Path, Path]) -> None:
     with pytest.raises(ParseWorkerError) as caught:
-        list(load_isolated(list(goods), Limits(memory_bytes=16 * 2**20)))
+        list(load_isolated(list(goods), limits(memory_bytes=16 * 2**20)))
     message = str(caught.value)
     assert "could not start its parse worker" in message and "QA_PARSE_MEMORY_MB" in message
     assert "exited with code" in message and "first.txt" not in message
@@ -171,12 +180,12 @@ def test_other_libraries_warnings_go_to_the_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     broken = write(tmp_path / "broken.pdf", b"%PDF-1.4\nnot really a pdf")
-    with caplog.at_level(logging.INFO, logger="qa.parsing"):
-        ((_, error),) = list(load_isolated([broken], Limits()))
+    with caplog.at_level(logging.INFO, logger="qa.ingestion.parsing"):
+        ((_, error),) = list(load_isolated([broken], limits()))
     assert isinstance(error, LoaderError) and "not a readable PDF" in str(error)
-    logged = [r.getMessage() for r in caplog.records if r.name == "qa.parsing"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "qa.ingestion.parsing"]
     assert any("EOF marker not found" in m and "pypdf" in m for m in logged), logged
-    assert all(r.levelno <= logging.INFO for r in caplog.records if r.name == "qa.parsing")
+    assert all(r.levelno <= logging.INFO for r in caplog.records if r.name == "qa.ingestion.parsing")
     out, err = capfd.readouterr()
     assert "EOF marker" not in out + err
 
@@ -235,9 +244,9 @@ def wait_until_parsing(proc: subprocess.Popen[str]) -> int:
     worker has used a second more, it is parsing the first file (a PDF that keeps
     it busy far longer). CPU time, unlike a delay, does not depend on the machine's load.
     """
-    from qa.parsing import _Worker
+    from qa.ingestion.parsing import _Worker
 
-    probe = _Worker(Limits())
+    probe = _Worker(limits())
     started = cpu_seconds(probe.proc.pid)
     probe.stop()
     deadline = time.monotonic() + 300

@@ -1,4 +1,4 @@
-"""qa.keyword: the tantivy BM25 index on small literal texts."""
+"""qa.index.keyword: the tantivy BM25 index on small literal texts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import StoreError
-from qa.keyword import KeywordIndex, query_words
+from qa.index.keyword import KeywordIndex, query_words
 from qa.types import Chunk
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.chunking import chunk_document
+from qa.ingestion.chunking import chunk_document
 from qa.loaders.tables import table_text
 from qa.types import Block, LoadedDocument
 

@@ -5,7 +5,7 @@ file, not the ingest: the worker is killed and restarted and the file fails
 with a one-line message. The worker also parses the next files while the main
 process embeds the current one, so parsing and encoding overlap.
 
-The worker is :mod:`qa.parse_worker`, run by a fresh process of the caller's
+The worker is :mod:`qa.ingestion.parse_worker`, run by a fresh process of the caller's
 interpreter and talking over two pipes. It never imports the caller's main module, so ingesting works the same from a script without a
 ``if __name__ == "__main__":`` guard, ``python -``, ``python -c``, a notebook
 kernel or a thread of a web server. A worker that cannot start is reported as
@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO
 
-from qa.config import OcrMode
+from qa.config import OcrMode, Settings
 from qa.errors import LoaderError, ParseWorkerError, printable_path
 from qa.types import LoadedDocument
 
@@ -41,23 +41,32 @@ START_SECONDS = 120.0  # a worker that is not ready by then (imports included) f
 # its path when it is not there already (a checkout used without installing). Put
 # first only then, so a site-packages folder never comes before the standard library.
 _BOOTSTRAP = f"""import sys
-root = {str(Path(__file__).resolve().parent.parent)!r}
+root = {str(Path(__file__).resolve().parents[2])!r}
 if root not in sys.path:
     sys.path.insert(0, root)
-from qa.parse_worker import main
+from qa.ingestion.parse_worker import main
 sys.exit(main())
 """
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-file limits for parsing, and how scans are read (``Settings.ocr``, ``ocr_lang``)."""
+    """Per-file limits for parsing, and how scans are read: the settings the
+    worker needs (:meth:`of`; ``QA_MAX_FILE_MB``, ``QA_PARSE_TIMEOUT``,
+    ``QA_PARSE_MEMORY_MB``, ``QA_OCR``, ``QA_OCR_LANG``)."""
 
-    max_bytes: int = 200 * 2**20
-    seconds: float = 300.0
-    memory_bytes: int = 4 * 2**30
-    ocr: OcrMode = "on"
-    ocr_lang: str = "eng"
+    max_bytes: int
+    seconds: float
+    memory_bytes: int
+    ocr: OcrMode
+    ocr_lang: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """The limits ``settings`` set."""
+        return cls(max_bytes=settings.max_file_bytes, seconds=float(settings.parse_timeout),
+                   memory_bytes=settings.parse_memory_bytes, ocr=settings.ocr,
+                   ocr_lang=settings.ocr_lang)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class _Lost:
 
 
 class _Worker:
-    """One parse worker process (:mod:`qa.parse_worker`) and its two pipes."""
+    """One parse worker process (:mod:`qa.ingestion.parse_worker`) and its two pipes."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -110,7 +119,7 @@ class _Worker:
                 os.close(fd)
             self.output.close()
             raise ParseWorkerError(
-                f"qa cannot start its parse worker ({sys.executable}, qa.parse_worker): "
+                f"qa cannot start its parse worker ({sys.executable}, qa.ingestion.parse_worker): "
                 f"{exc}; no file was parsed"
             ) from None
         os.close(to_worker_r)
@@ -135,7 +144,7 @@ class _Worker:
             why = self.death()
         self.stop(kill=True)
         raise ParseWorkerError(
-            f"qa could not start its parse worker ({sys.executable}, qa.parse_worker): "
+            f"qa could not start its parse worker ({sys.executable}, qa.ingestion.parse_worker): "
             f"{why}; no file was parsed. Check that qa and its dependencies are installed "
             "for this Python, and that QA_PARSE_MEMORY_MB leaves room to start it"
         )

@@ -9,162 +9,28 @@ each document is committed on its own.
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import logging
-import os
-import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from qa.chunking import chunk_document, embedding_header, embedding_text
 from qa.config import Settings
 from qa.embedding import Embedder
 from qa.errors import LoaderError, QAError, StoreError, printable_path
-from qa.parsing import Limits, load_isolated
-from qa.registry import CollectionInfo
-from qa.store import Store, storage_error
+from qa.index import CollectionInfo, Store, storage_error
+from qa.ingestion.chunking import chunk_body, chunk_document
+from qa.ingestion.parsing import Limits, load_isolated
+from qa.ingestion.progress import IngestProgress, ProgressCallback
+from qa.ingestion.sources import doc_id_for, file_hash, iter_files, resolve, unreadable
 from qa.types import Chunk, FileResult, IngestReport, LoadedDocument
 
 log = logging.getLogger(__name__)
 
 EMBED_BATCH_CHUNKS = 256
-
-
-@dataclass
-class IngestProgress:
-    """Where an ingest is: reported after each file and each embedded batch."""
-
-    files_done: int
-    files_total: int
-    chunks_done: int
-    seconds: float
-    last: FileResult | None = None
-
-    @property
-    def chunks_per_second(self) -> float:
-        return self.chunks_done / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def eta_seconds(self) -> float | None:
-        """Seconds left, from the pace of the files done so far (None before the first)."""
-        if not self.files_done or not self.files_total or self.seconds <= 0:
-            return None
-        return self.seconds * max(self.files_total - self.files_done, 0) / self.files_done
-
-    def describe(self) -> str:
-        """One line for a progress display.
-
-        >>> IngestProgress(2, 4, 300, 10.0).describe()
-        '2/4 files · 300 chunks · 30.0 chunks/s · about 10 s left'
-        """
-        parts = [f"{self.files_done}/{self.files_total} files", f"{self.chunks_done} chunks",
-                 f"{self.chunks_per_second:.1f} chunks/s"]
-        eta = self.eta_seconds
-        if eta is not None and self.files_done < self.files_total:
-            parts.append(f"about {eta:.0f} s left" if eta < 120 else
-                         f"about {eta / 60:.0f} min left")
-        return " · ".join(parts)
-
-
-ProgressCallback = Callable[[IngestProgress], None]
-
-
-def doc_id_for(content_hash: str) -> str:
-    return content_hash[:24]
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of the bytes of the regular file ``path``.
-
-    A pipe, socket or device is never opened: opening a FIFO blocks until
-    something writes to it, and ``/dev/zero`` never ends.
-
-    Raises:
-        LoaderError: ``path`` is not a regular file.
-        OSError: it cannot be read.
-    """
-    from qa.loaders.base import NOT_REGULAR
-
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise LoaderError(str(path), NOT_REGULAR)
-    # Opened without blocking and checked again: it may have been swapped since the stat.
-    with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise LoaderError(str(path), NOT_REGULAR)
-        digest = hashlib.sha256()
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def resolve(path: Path) -> Path:
-    """``path`` made absolute with every symlink followed.
-
-    Raises:
-        OSError: with ``errno.ELOOP`` for a symlink loop (Python before 3.13
-            raises RuntimeError for it, which no caller expects).
-    """
-    try:
-        return path.resolve()
-    except RuntimeError as exc:
-        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from exc
-
-
-def unreadable(exc: OSError) -> str:
-    """Why a file could not be read, as the one-line message of its failed result."""
-    if exc.errno == errno.ELOOP:
-        return "is a symlink loop (too many levels of symbolic links); not read"
-    return f"cannot read: {exc.strerror or type(exc).__name__}"
-
-
-def iter_files(paths: Iterable[str | Path], suffixes: frozenset[str]) -> Iterator[Path | FileResult]:
-    """Files to ingest under ``paths``; a problem with a path comes back as a failed result.
-
-    Folders are walked recursively (hidden entries skipped). A symlink inside a
-    folder that points outside it is skipped, so ingesting a folder never reads
-    files the folder does not hold. A path that cannot be resolved (a symlink
-    loop) fails alone; the others go on.
-    """
-    for raw in paths:
-        path = Path(raw).expanduser()
-        try:
-            if path.is_dir():
-                yield from _walk(path, suffixes)
-            elif path.exists() or path.is_symlink():
-                yield path  # a broken link fails when it is read, with the reason
-            else:
-                yield FileResult(str(path), "failed", message="no such file or folder")
-        except OSError as exc:
-            yield FileResult(str(path), "failed", message=unreadable(exc))
-
-
-def _walk(folder: Path, suffixes: frozenset[str]) -> Iterator[Path | FileResult]:
-    root = resolve(folder)
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            file = Path(dirpath) / name
-            if name.startswith(".") or file.suffix.lower() not in suffixes:
-                continue
-            try:
-                target = resolve(file)
-            except OSError as exc:
-                yield FileResult(str(file), "failed", message=unreadable(exc))
-                continue
-            if not target.is_relative_to(root):
-                yield FileResult(
-                    str(file), "failed",
-                    message=f"skipped: symlink to {printable_path(target)}, "
-                            f"outside {printable_path(root)}",
-                )
-                continue
-            yield file
 
 
 @dataclass
@@ -178,7 +44,7 @@ class _Prepared:
     embedded: int = 0  # chunks whose vectors and keyword entries are written
 
     def body(self, chunk: Chunk) -> str:
-        return embedding_text(embedding_header(self.doc.title, chunk.section), chunk.text)
+        return chunk_body(self.doc.title, chunk.section, chunk.text)
 
 
 @dataclass
@@ -256,7 +122,7 @@ class Ingestor:
             self._done(FileResult(source, "duplicate", doc_id, len(queued.chunks),
                                   f"same content as {printable_path(queued.doc.source)}"))
             return True
-        existing = self.store.registry.document(self.info.name, doc_id)
+        existing = self.store.document(doc_id)
         if existing is None or existing.status != "ready":
             return False
         self._known(existing.source, source, doc_id, existing.chunks, mtime)
@@ -265,7 +131,7 @@ class Ingestor:
     def _known(self, old: str, new: str, doc_id: str, chunks: int, mtime: float) -> None:
         if old == new or not Path(old).exists():
             if old != new:  # the file moved: keep its vectors, follow it
-                self.store.registry.set_source(self.info.name, doc_id, new, mtime)
+                self.store.set_source(doc_id, new, mtime)
             self._done(FileResult(new, "unchanged", doc_id, chunks))
         else:
             self._done(FileResult(new, "duplicate", doc_id, chunks,
@@ -286,10 +152,8 @@ class Ingestor:
         if not chunks:
             self._done(FileResult(doc.source, "failed", message="has no text to index"))
             return
-        replaces = [d.id for d in self.store.registry.by_source(self.info.name, doc.source)]
-        self.store.registry.begin_document(
-            self.info.name, doc_id, doc.source, doc.title, size, mtime
-        )
+        replaces = [d.id for d in self.store.documents_at(doc.source)]
+        self.store.begin(self.info, doc_id, doc.source, doc.title, size, mtime)
         status = "replaced" if replaces else "added"
         result = FileResult(doc.source, status, doc_id, len(chunks))
         self._pending.append(_Prepared(doc, doc_id, chunks, replaces, result))
@@ -371,17 +235,13 @@ def ingest_files(
 ) -> IngestReport:
     """Ingest files and folders; one failed file never stops the others.
 
-    Files are parsed in a worker process (see :mod:`qa.parsing`) one or two
+    Files are parsed in a worker process (see :mod:`qa.ingestion.parsing`) one or two
     files ahead of the embedder, each within a time and memory limit.
     """
     from qa.loaders import SUPPORTED_SUFFIXES
 
     items = list(iter_files(paths, SUPPORTED_SUFFIXES))
-    limits = Limits(
-        max_bytes=settings.max_file_mb * 2**20, seconds=float(settings.parse_timeout),
-        memory_bytes=settings.parse_memory_mb * 2**20,
-        ocr=settings.ocr, ocr_lang=settings.ocr_lang,
-    )
+    limits = Limits.of(settings)
     try:
         with store.writing() as info:
             ingestor = Ingestor(settings, embedder, store, info, progress, files_total=len(items))
@@ -425,47 +285,3 @@ def ingest_documents(
         finally:
             ingestor.close()
     return ingestor.report
-
-
-def reindex_store(
-    settings: Settings, embedder: Embedder, store: Store,
-    progress: ProgressCallback | None = None,
-) -> int:
-    """Re-chunk and re-embed every document of ``store`` with ``embedder`` and the
-    chunking of ``settings``.
-
-    Builds a new generation beside the current one and switches atomically, so
-    an interrupted reindex leaves the collection as it was. Returns the number
-    of chunks embedded.
-    """
-    registry = store.registry
-    info = registry.collection(store.name)
-    if info is None:
-        return 0
-    # Bypass the model check: reindexing is how a mismatch is resolved.
-    store.model, store.dim = info.model, info.dim
-    with store.writing() as current:
-        new_generation = current.generation + 1
-        registry.create_generation(store.name, new_generation)
-        new = type(current)(current.name, new_generation, embedder.name, embedder.dim)
-        store.model, store.dim = embedder.name, embedder.dim
-        counts: dict[str, int] = {}
-        for row in registry.documents(store.name):
-            stored = registry.doc_text(store.name, row.id)
-            if stored is None:
-                continue
-            text, blocks = stored
-            doc = LoadedDocument(row.source, row.title, text, blocks, content_hash=row.id)
-            chunks = chunk_document(
-                doc, row.id, embedder.count_tokens, chunk_tokens=settings.chunk_tokens,
-                overlap=settings.chunk_overlap, max_tokens=embedder.max_tokens,
-            )
-            bodies = [embedding_text(embedding_header(row.title, c.section), c.text)
-                      for c in chunks]
-            store.add_chunks(new, chunks, bodies, embedder.embed_documents(bodies))
-            registry.add_chunks(new, chunks)
-            counts[row.id] = len(chunks)
-        store.keyword(new).commit()
-        registry.replace_generation(current, new_generation, embedder.name, embedder.dim, counts)
-        store._drop_generation(current.generation)
-    return sum(counts.values())

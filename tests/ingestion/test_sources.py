@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import LoaderError
-from qa.pipeline import file_hash, iter_files, resolve, unreadable
+from qa.ingestion.sources import file_hash, iter_files, resolve, unreadable
 from qa.types import FileResult
 
 SUFFIXES = frozenset({".txt", ".md"})

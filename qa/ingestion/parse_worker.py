@@ -1,4 +1,4 @@
-"""The parse worker, started by :mod:`qa.parsing` (``python -m qa.parse_worker`` runs it too).
+"""The parse worker, started by :mod:`qa.ingestion.parsing` (``python -m qa.ingestion.parse_worker`` runs it too).
 
 It runs as a module of its own, never as a copy of the caller's program, so it
 works the same under a script without a main guard, ``python -``, ``python -c``,
@@ -115,7 +115,7 @@ def memory_message(memory_bytes: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa.parse_worker")
+    parser = argparse.ArgumentParser(prog="python -m qa.ingestion.parse_worker")
     parser.add_argument("--inbox", type=int, required=True, help="descriptor to read from")
     parser.add_argument("--outbox", type=int, required=True, help="descriptor to write to")
     parser.add_argument("--max-bytes", type=int, required=True)

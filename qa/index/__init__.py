@@ -1,0 +1,13 @@
+"""The index of a collection: one :class:`Store` over the registry (SQLite, the
+source of truth), the Chroma vectors and the tantivy keyword index.
+
+Callers use the store and the records it returns; the registry, the keyword index,
+the Chroma client and the locks are its own parts.
+"""
+
+from qa.index.chroma import storage_error
+from qa.index.keyword import query_words
+from qa.index.records import ChunkRow, CollectionInfo, DocRow
+from qa.index.store import Store
+
+__all__ = ["ChunkRow", "CollectionInfo", "DocRow", "Store", "query_words", "storage_error"]
