@@ -1,3 +1,4 @@
+# Over 400 lines: one page, drawn top to bottom on every rerun; its panels share the session state.
 """Chat with your documents: answers with the passages they came from.
 
 Run with ``streamlit run app.py``. A thin web face over :mod:`qa`: retrieval,

@@ -116,7 +116,8 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_chat(args: argparse.Namespace) -> int:
-    from qa_measure.evaluation.chat import eval_chat, report_from_details, report_json
+    from qa_measure.evaluation.chat import eval_chat
+    from qa_measure.evaluation.chat_report import report_from_details, report_json
     from qa_measure.evaluation.retrieval import DEFAULT_DATA
 
     if args.report_from is not None:

@@ -10,14 +10,13 @@ import pytest
 
 from qa.cli import main
 from qa.llm.factory import local_available
-from qa_measure.evaluation.chat import (
-    _append_baseline,
+from qa_measure.evaluation.chat import _append_baseline, read_baseline_cache
+from qa_measure.evaluation.chat_report import (
     answer_measures,
     conditioned,
     gold_hits,
     k_precision,
     ndcg_at,
-    read_baseline_cache,
     recall_at,
     report_from_details,
     report_from_rows,
