@@ -336,7 +336,9 @@ def test_remote_model_failure_is_a_message_in_the_web_app(
 def test_ctrl_c_during_ingest_exits_130_and_a_rerun_completes(
     tmp_path: Path, data_dir: Path
 ) -> None:
-    markers = write_corpus(tmp_path / "corpus", FILES, "intr", paragraphs=10)
+    # About 1,500 chunks: several embedding batches are still to come when the first
+    # document is ready, so the Ctrl-C lands mid-ingest even on a fast, idle machine.
+    markers = write_corpus(tmp_path / "corpus", FILES, "intr", paragraphs=40)
     proc = start_qa("ingest", str(tmp_path / "corpus"), "--no-progress")
     wait_until_ready(data_dir, 1, proc)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
