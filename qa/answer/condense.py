@@ -180,11 +180,16 @@ def keep_user_words(question: str, rewrite: str) -> str:
     >>> keep_user_words("And the Roth IRA limits?", "What are the contribution limits?")
     'What are the contribution limits? (Roth IRA)'
     """
-    have = set(content_words(rewrite))
+    have = {_root(w) for w in content_words(rewrite)}
     lost = [w for w in _WORD.findall(question)
-            if stem(w) not in have and content_words(w, question=True)]
+            if _root(stem(w)) not in have and content_words(w, question=True)]
     lost = list(dict.fromkeys(lost))
     return f"{rewrite} ({' '.join(lost)})" if lost else rewrite
+
+
+def _root(stemmed: str) -> str:
+    """A stem without a final "e", so "invite" and "invited" ("invit") meet."""
+    return stemmed[:-1] if len(stemmed) > 4 and stemmed.endswith("e") else stemmed
 
 
 def _adds_nothing(question: str, rewrite: str) -> bool:

@@ -3,15 +3,14 @@
 A word is a run of letters, digits or underscores. Content words are the
 lower-cased, stemmed words of a text without stop words (and, for a question,
 without question words), so "invited" matches "invite" and "countries" matches
-"country". Stems are the keyword index's own (:func:`keyword_analyzer`:
-lower-cased, ASCII-folded, English Snowball), so the answer chain and the search
-agree on what counts as the same word (``docs/decisions/answer-measurements.md``,
-"One stemmer").
+"country". The keyword index analyses text with tantivy's own pipeline
+(:func:`keyword_analyzer`: lower-cased, ASCII-folded, Snowball-stemmed); the
+answer chain's :func:`stem` is a lighter suffix stripper (see
+``docs/decisions/answer-measurements.md``, "One stemmer").
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -33,23 +32,21 @@ QUESTION_WORDS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
-    """The word's stem as the keyword index makes it (:func:`keyword_analyzer`).
+    """A light suffix stripper, enough to match inflections of one word.
 
     >>> [stem(w) for w in ("countries", "invited", "hosting", "talks", "class", "ended")]
-    ['countri', 'invit', 'host', 'talk', 'class', 'end']
+    ['country', 'invit', 'host', 'talk', 'class', 'end']
     """
     w = word.lower()
     if w.endswith("'s"):
         w = w[:-2]
-    tokens = _analyzer().analyze(w)
-    return tokens[0] if tokens else w
-
-
-@functools.cache
-def _analyzer() -> tantivy.TextAnalyzer:
-    return keyword_analyzer()
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(w) > len(suffix) + 2 and w.endswith(suffix) and not w.endswith("ss"):
+            return w[: -len(suffix)]
+    return w
 
 
 def content_words(text: str, *, question: bool = False) -> list[str]:
@@ -58,7 +55,7 @@ def content_words(text: str, *, question: bool = False) -> list[str]:
     With ``question=True`` question words ("which", "how", "name") are dropped too.
 
     >>> content_words("Which countries took part in the conference?", question=True)
-    ['countri', 'took', 'part', 'confer']
+    ['country', 'took', 'part', 'conference']
     """
     words = [w.lower() for w in WORD.findall(text)]
     drop = STOPWORDS | QUESTION_WORDS if question else STOPWORDS
