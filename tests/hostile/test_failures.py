@@ -67,9 +67,12 @@ def run_qa(*args: str, env: dict[str, str] | None = None,
 
 def start_qa(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """``qa ARGS`` in a session of its own (a Ctrl-C reaches its whole group)."""
+    # Ctrl-C acts as in a terminal even when this run was started in the background,
+    # where SIGINT is ignored and the child would inherit that.
     return subprocess.Popen([sys.executable, "-m", "qa", *args], cwd=ROOT,
                             env=env or qa_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def error_line(stderr: str) -> str:
