@@ -18,7 +18,7 @@ from qa.errors import QAError
 from qa.index.chroma import chroma_client, close_client
 from qa.index.records import CollectionInfo, generation_key
 from qa.index.registry import Registry
-from qa.index.shared import close_shared
+from qa.index.shared import close_shared, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,8 @@ def clear_leftovers(settings: Settings, vectors: dict[str, int], keyword: list[P
 def write_lock(settings: Settings) -> Iterator[None]:
     """Hold the data directory's write lock (what :meth:`Store.writing` takes)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.data_dir / "write.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(settings.data_dir / "write.lock", fcntl.LOCK_EX):
+        yield
 
 
 def close_data_dir(settings: Settings) -> None:
