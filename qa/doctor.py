@@ -217,7 +217,7 @@ def _check_registry(store: Store, info: CollectionInfo, report: DoctorReport) ->
             "searchable", "repair finishes rolling them back", repairable=True))
     broken = []
     for row in ready:
-        idx = [c.idx for c in store.chunks_of(info, row.id)]
+        idx = [c.index for c in store.chunks_of(info, row.id)]
         if idx != list(range(row.chunks)) or row.chunks == 0:
             broken.append(f"{printable_path(row.source)} ({row.chunks} recorded, {len(idx)} "
                           "held)")
@@ -275,14 +275,13 @@ def _check_vectors(store: Store, info: CollectionInfo, report: DoctorReport) -> 
 
 def _check_keyword(store: Store, info: CollectionInfo, report: DoctorReport) -> list[Finding]:
     try:
-        keyword = store.keyword(info)
-        total = keyword.count()
+        total = store.keyword_count(info)
     except (StoreError, ValueError) as exc:
         return [Finding("keyword", f"cannot read the keyword index: {exc}",
                         "repair rebuilds it from the registry's chunk text", repairable=True)]
     report.keyword_entries = total
     ready = store.documents()
-    differ = [r for r in ready if keyword.count(r.id) != r.chunks]
+    differ = [r for r in ready if store.keyword_count(info, r.id) != r.chunks]
     if total == report.chunks and not differ:
         return []
     detail = f" ({len(differ)} document(s) differ: {_names(r.source for r in differ)})" \
@@ -321,13 +320,12 @@ def _repair(settings: Settings, report: DoctorReport) -> None:
     with store.writing() as info:
         if "registry" in stores:
             report.actions.append("rolled back what interrupted writes left")
-        keyword = store.keyword(info)
-        if keyword.count() != store.chunk_count(info) or any(
-                keyword.count(r.id) != r.chunks for r in store.documents()):
+        if store.keyword_count(info) != store.chunk_count(info) or any(
+                store.keyword_count(info, r.id) != r.chunks for r in store.documents()):
             store.rebuild_keyword_index(info)
         if "keyword" in stores:
             report.actions.append(f"rebuilt the keyword index from the registry "
-                                  f"({store.keyword(info).count()} entries)")
+                                  f"({store.keyword_count(info)} entries)")
         if "vectors" in stores:
             embedded, deleted = _repair_vectors(settings, store, info)
             if embedded:
@@ -348,8 +346,7 @@ def _repair_vectors(settings: Settings, store: Store, info: CollectionInfo) -> t
         have = by_doc.get(doc_id, set())
         for c in store.chunks_of(info, doc_id):
             if c.chunk_id not in have:
-                chunk = Chunk(c.doc_id, c.idx, c.text, c.start, c.end, c.page, c.section)
-                todo.append((chunk, chunk_body(row.title, c.section, c.text)))
+                todo.append((c, chunk_body(row.title, c.section, c.text)))
     if todo:
         from qa.embedding import get_embedder
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from qa.config import SearchMode
 from qa.embedding import Embedder
 from qa.errors import StoreError
-from qa.index import ChunkRow, Store
-from qa.types import Passage
+from qa.index import Store
+from qa.types import Chunk, Passage
 
 RRF_K = 60
 DENSE_ALPHA = 0.4  # weight of the dense side in hybrid fusion
@@ -36,11 +36,11 @@ def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int = RRF_K) -> dict
 
 @dataclass
 class ScoredChunk:
-    row: ChunkRow
+    row: Chunk
     score: float
 
 
-def zscores(ranking: list[tuple[ChunkRow, float]]) -> dict[str, float]:
+def zscores(ranking: list[tuple[Chunk, float]]) -> dict[str, float]:
     """Scores of one ranking as standard scores (mean 0, deviation 1)."""
     if not ranking:
         return {}
@@ -51,8 +51,8 @@ def zscores(ranking: list[tuple[ChunkRow, float]]) -> dict[str, float]:
 
 
 def fuse(
-    dense: list[tuple[ChunkRow, float]],
-    keyword: list[tuple[ChunkRow, float]],
+    dense: list[tuple[Chunk, float]],
+    keyword: list[tuple[Chunk, float]],
     k: int,
     alpha: float = DENSE_ALPHA,
 ) -> list[ScoredChunk]:
@@ -122,10 +122,10 @@ class Retriever:
         depth: int,
         mode: SearchMode = "hybrid",
         documents: list[str] | None = None,
-    ) -> tuple[list[tuple[ChunkRow, float]], list[tuple[ChunkRow, float]]]:
+    ) -> tuple[list[tuple[Chunk, float]], list[tuple[Chunk, float]]]:
         """The dense and the keyword ranking (each best first, ``depth`` long at most)."""
-        dense: list[tuple[ChunkRow, float]] = []
-        keyword: list[tuple[ChunkRow, float]] = []
+        dense: list[tuple[Chunk, float]] = []
+        keyword: list[tuple[Chunk, float]] = []
         # Embed before taking the store's read lock: it is the slow part.
         with self._step("embed query"):
             vector = self.embedder.embed_query(query) \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 
@@ -220,3 +221,12 @@ class Answer:
             "route": self.route,
             "signals": self.signals,
         }
+
+
+def display_name(source: str) -> str:
+    """The file name to show for a document's source path (never the folders).
+
+    >>> display_name("/home/me/notes/plan.txt")
+    'plan.txt'
+    """
+    return PurePosixPath(source.replace("\\", "/")).name or source

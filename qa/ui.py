@@ -20,7 +20,6 @@ import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from qa.config import Settings
 from qa.errors import QAError
@@ -95,11 +94,6 @@ def preview(text: str, limit: int = 400) -> str:
         return text
     cut = text.rfind(" ", 0, limit)
     return text[: cut if cut > limit // 2 else limit].rstrip() + " …"
-
-
-def display_name(source: str) -> str:
-    """The file name to show for a document's source path (never the folders)."""
-    return PurePosixPath(source.replace("\\", "/")).name or source
 
 
 @dataclass(frozen=True)

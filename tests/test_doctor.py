@@ -114,7 +114,7 @@ def test_missing_and_stray_vectors_are_embedded_again_and_deleted(indexed: Setti
     info = store.info()
     assert info is not None
     seed = next(d for d in store.documents() if d.source.endswith(".txt"))
-    collection = store.vectors(info)
+    collection = store._collection(info)
     collection.delete(where={"doc_id": seed.id})
     collection.upsert(ids=["ghost:0"], embeddings=[[0.1] * info.dim],
                       metadatas=[{"doc_id": "ghost", "idx": 0}])

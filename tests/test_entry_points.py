@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -243,12 +243,7 @@ def test_calls_from_the_threads_of_a_web_server(workdir: Path) -> None:
         answer = get("/ask", "Which countries took part in the January conference?")
         assert not answer["refused"] and "Pakistan" in answer["text"], answer
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.mark.llm

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa.index import ChunkRow, query_words
+from qa.index import query_words
 from qa.retrieval import fuse, rrf, zscores
+from qa.types import Chunk
 
 
-def row(cid: str) -> ChunkRow:
+def row(cid: str) -> Chunk:
     doc, idx = cid.split(":")
-    return ChunkRow(0, doc, int(idx), f"text {cid}", 0, 1, None, "")
+    return Chunk(doc, int(idx), f"text {cid}", 0, 1, None, "")
 
 
 @pytest.mark.parametrize(

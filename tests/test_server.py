@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from qa.cli import main
-from tests.conftest import MODEL_DIR, SEED_QUESTION, SEEDS, free_port
+from tests.conftest import MODEL_DIR, SEED_QUESTION, SEEDS, free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -86,15 +86,6 @@ def wait_until_serving(proc: subprocess.Popen, url: str, log: Path, seconds: flo
     raise RuntimeError(f"qa serve did not answer within {seconds:.0f} s; see {log}")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real `qa serve` on a free loopback port, over a temp data dir with seeds/ ingested."""
@@ -112,7 +103,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         yield Server(url, data_dir, roots, outside, proc, home / "server.log")
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
@@ -504,7 +495,7 @@ def test_token_required_beyond_loopback(tmp_path: Path, server: Server) -> None:
         models = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0).models.list()
         assert "qa/default" in [m.id for m in models]
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 # --- the real local model ----------------------------------------------------------------
@@ -530,7 +521,7 @@ def test_openai_client_with_the_local_model(tmp_path: Path, server: Server) -> N
         assert "Pakistan" in text and "Sources:" in text
         assert all("Pakistan" in c["text"] or "China" in c["text"] for c in extra["citations"])
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 # --- logic, in-process -------------------------------------------------------------------

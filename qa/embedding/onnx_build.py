@@ -19,6 +19,9 @@ records the full fingerprint and the model file's size, time and SHA-256; a
 build whose file no longer matches (damaged, truncated) is made again. Builds
 take a lock beside the folder and are renamed into place when complete, so
 processes that start at once build the model once and never read half of it.
+
+Why not sentence-transformers' own ONNX export and quantization:
+docs/decisions/embedding-backend.md.
 """
 
 from __future__ import annotations

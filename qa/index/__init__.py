@@ -7,7 +7,7 @@ the Chroma client and the locks are its own parts.
 
 from qa.index.chroma import storage_error
 from qa.index.keyword import query_words
-from qa.index.records import ChunkRow, CollectionInfo, DocRow
+from qa.index.records import CollectionInfo, DocRow
 from qa.index.store import Store
 
-__all__ = ["ChunkRow", "CollectionInfo", "DocRow", "Store", "query_words", "storage_error"]
+__all__ = ["CollectionInfo", "DocRow", "Store", "query_words", "storage_error"]

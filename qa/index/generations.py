@@ -17,7 +17,6 @@ from qa.index.chroma import chroma_client
 from qa.index.keyword import remove_index
 from qa.index.records import CollectionInfo, generation_key
 from qa.ingestion.chunking import chunk_body
-from qa.types import Chunk
 
 if TYPE_CHECKING:
     from qa.index.store import Store
@@ -29,7 +28,7 @@ def recover(store: Store, info: CollectionInfo) -> None:
     """Finish what a crash left: roll back ``pending`` documents, delete ``deleting``
     ones, drop stale generations, and rebuild a keyword index whose count is off."""
     registry = store._registry
-    keyword = store.keyword(info)
+    keyword = store._keyword_index(info)
     for row in registry.documents(store.name, status=None):
         if row.status == "ready":
             continue
@@ -49,18 +48,16 @@ def rebuild_keyword(store: Store, info: CollectionInfo) -> None:
     log.info("rebuilding the keyword index of '%s' from the registry", store.name)
     store._keyword.pop(info.generation, None)
     remove_index(store.settings.data_dir / "keyword" / info.key)
-    keyword = store.keyword(info)
+    keyword = store._keyword_index(info)
     for rows in store._registry.iter_chunks(info):
-        chunks = [Chunk(r.doc_id, r.idx, r.text, r.start, r.end, r.page, r.section)
-                  for r, _ in rows]
-        keyword.add(chunks, [chunk_body(title, r.section, r.text) for r, title in rows])
+        keyword.add([r for r, _ in rows], [chunk_body(title, r.section, r.text) for r, title in rows])
     keyword.commit()
 
 
 def discard_unreadable_keyword(store: Store, info: CollectionInfo) -> bool:
     """Delete a keyword index that cannot be opened; True when it was deleted."""
     try:
-        store.keyword(info).count()
+        store._keyword_index(info).count()
     except (StoreError, ValueError):
         store._keyword.pop(info.generation, None)
         remove_index(store.settings.data_dir / "keyword" / info.key)
@@ -78,7 +75,7 @@ def new_generation(store: Store, current: CollectionInfo, model: str, dim: int) 
 def swap_generation(store: Store, current: CollectionInfo, new: CollectionInfo,
                     counts: dict[str, int]) -> None:
     """Switch the collection to ``new`` (``counts``: chunks per document) and drop ``current``."""
-    store.keyword(new).commit()
+    store._keyword_index(new).commit()
     store._registry.replace_generation(current, new.generation, new.model, new.dim, counts)
     drop_generation(store, current.generation)
 

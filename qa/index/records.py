@@ -29,22 +29,6 @@ class DocRow:
     mtime: float | None
 
 
-@dataclass(frozen=True)
-class ChunkRow:
-    rowid: int
-    doc_id: str
-    idx: int
-    text: str
-    start: int
-    end: int
-    page: int | None
-    section: str
-
-    @property
-    def chunk_id(self) -> str:
-        return f"{self.doc_id}:{self.idx}"
-
-
 def generation_key(collection: str, generation: int) -> str:
     """A name safe for SQLite tables and Chroma collections."""
     digest = hashlib.sha1(collection.encode()).hexdigest()[:12]

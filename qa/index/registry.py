@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from qa.errors import StoreError, printable_path
-from qa.index.records import ChunkRow, CollectionInfo, DocRow, generation_key
+from qa.index.records import CollectionInfo, DocRow, generation_key
 from qa.types import Block, Chunk
 
 _SCHEMA = """
@@ -328,25 +328,25 @@ class Registry:
 
     # --- chunks ------------------------------------------------------------
 
-    def chunks_by_ids(self, info: CollectionInfo, ids: list[tuple[str, int]]) -> list[ChunkRow]:
+    def chunks_by_ids(self, info: CollectionInfo, ids: list[tuple[str, int]]) -> list[Chunk]:
         """Rows for (doc_id, idx) pairs that are searchable, in the order asked."""
         if not ids:
             return []
         table, _ = _tables(info.key)
-        found: dict[tuple[str, int], ChunkRow] = {}
+        found: dict[tuple[str, int], Chunk] = {}
         for i in range(0, len(ids), 400):
             part = ids[i : i + 400]
             where = " OR ".join(["(doc_id = ? AND idx = ?)"] * len(part))
             args = [v for pair in part for v in pair]
             for r in self._query(
-                f"SELECT id, doc_id, idx, text, start, end, page, section FROM {table} "
+                f"SELECT doc_id, idx, text, start, end, page, section FROM {table} "
                 f"WHERE {where}",
                 args,
             ):
-                found[(r[1], r[2])] = ChunkRow(*r)
+                found[(r[0], r[1])] = Chunk(*r)
         return [found[k] for k in ids if k in found]
 
-    def iter_chunks(self, info: CollectionInfo, batch: int = 2000) -> Iterator[list[tuple[ChunkRow, str]]]:
+    def iter_chunks(self, info: CollectionInfo, batch: int = 2000) -> Iterator[list[tuple[Chunk, str]]]:
         """Every chunk of a generation with its document's title, in batches."""
         table, _ = _tables(info.key)
         last = 0
@@ -360,20 +360,20 @@ class Registry:
             if not rows:
                 return
             last = rows[-1][0]
-            yield [(ChunkRow(*r[:8]), r[8]) for r in rows]
+            yield [(Chunk(*r[1:8]), r[8]) for r in rows]
 
     def chunk_count(self, info: CollectionInfo) -> int:
         table, _ = _tables(info.key)
         return int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
-    def chunks_of(self, info: CollectionInfo, doc_id: str) -> list[ChunkRow]:
+    def chunks_of(self, info: CollectionInfo, doc_id: str) -> list[Chunk]:
         table, _ = _tables(info.key)
         rows = self._query(
-            f"SELECT id, doc_id, idx, text, start, end, page, section FROM {table} "
+            f"SELECT doc_id, idx, text, start, end, page, section FROM {table} "
             "WHERE doc_id = ? ORDER BY idx",
             (doc_id,),
         )
-        return [ChunkRow(*r) for r in rows]
+        return [Chunk(*r) for r in rows]
 
     def replace_generation(
         self, info: CollectionInfo, new_generation: int, model: str, dim: int,

@@ -38,7 +38,7 @@ from qa.errors import ModelMismatchError, StoreError
 from qa.index import generations
 from qa.index.chroma import chroma_client
 from qa.index.keyword import KeywordIndex
-from qa.index.records import ChunkRow, CollectionInfo, DocRow
+from qa.index.records import CollectionInfo, DocRow
 from qa.index.registry import Registry
 from qa.index.shared import Shared, file_lock, thread_lock
 from qa.types import Block, Chunk
@@ -142,7 +142,7 @@ class Store:
                 index.reload()
             self._epoch = self._shared.epoch
 
-    def vectors(self, info: CollectionInfo) -> Collection:
+    def _collection(self, info: CollectionInfo) -> Collection:
         """The Chroma collection of ``info``'s generation."""
         self._catch_up()
         if info.generation not in self._vectors:
@@ -155,7 +155,7 @@ class Store:
             )
         return self._vectors[info.generation]
 
-    def keyword(self, info: CollectionInfo) -> KeywordIndex:
+    def _keyword_index(self, info: CollectionInfo) -> KeywordIndex:
         """The keyword index of ``info``'s generation."""
         self._catch_up()
         if info.generation not in self._keyword:
@@ -195,11 +195,11 @@ class Store:
         """A ready document's whole text and blocks, as loaded."""
         return self._registry.doc_text(self.name, doc_id)
 
-    def chunks(self, info: CollectionInfo, ids: list[tuple[str, int]]) -> list[ChunkRow]:
+    def chunks(self, info: CollectionInfo, ids: list[tuple[str, int]]) -> list[Chunk]:
         """The searchable chunks among ``(doc_id, idx)`` pairs, in the order asked."""
         return self._registry.chunks_by_ids(info, ids)
 
-    def chunks_of(self, info: CollectionInfo, doc_id: str) -> list[ChunkRow]:
+    def chunks_of(self, info: CollectionInfo, doc_id: str) -> list[Chunk]:
         """A document's chunks, in order."""
         return self._registry.chunks_of(info, doc_id)
 
@@ -209,11 +209,15 @@ class Store:
 
     def vector_count(self, info: CollectionInfo) -> int:
         """Vectors in the generation's Chroma collection."""
-        return int(self.vectors(info).count())
+        return int(self._collection(info).count())
+
+    def keyword_count(self, info: CollectionInfo, doc_id: str | None = None) -> int:
+        """Entries in the generation's keyword index, of one document or of all."""
+        return self._keyword_index(info).count(doc_id)
 
     def vector_ids(self, info: CollectionInfo) -> dict[str, set[str]]:
         """Every vector id of the generation's Chroma collection, by document id."""
-        collection = self.vectors(info)
+        collection = self._collection(info)
         by_doc: dict[str, set[str]] = {}
         offset = 0
         while True:
@@ -276,12 +280,12 @@ class Store:
         text, and a copy in Chroma would cost a second full-text index on every write.
         """
         self.write_vectors(info, chunks, vectors)
-        self.keyword(info).add(chunks, bodies)
+        self._keyword_index(info).add(chunks, bodies)
 
     def write_vectors(self, info: CollectionInfo, chunks: list[Chunk],
                       vectors: np.ndarray) -> None:
         """Write (or overwrite) the vectors of ``chunks``, in batches Chroma accepts."""
-        collection = self.vectors(info)
+        collection = self._collection(info)
         step = self._max_batch()
         for i in range(0, len(chunks), step):
             part = chunks[i : i + step]
@@ -294,7 +298,7 @@ class Store:
 
     def delete_vectors(self, info: CollectionInfo, ids: list[str]) -> None:
         """Delete vectors by id."""
-        collection = self.vectors(info)
+        collection = self._collection(info)
         for start in range(0, len(ids), 1000):
             with self._shared.vector_writes():
                 collection.delete(ids=ids[start : start + 1000])
@@ -314,7 +318,7 @@ class Store:
         replaces: list[str],
     ) -> None:
         """Make a document whose chunks are written searchable; retire what it replaces."""
-        self.keyword(info).commit()  # first: the registry never names an entry it lacks
+        self._keyword_index(info).commit()  # first: the registry never names an entry it lacks
         self._registry.commit_document(info, doc_id, chunks, text, blocks, replaces)
         for old in replaces:
             if old != doc_id:
@@ -330,8 +334,8 @@ class Store:
     def _delete_indexed(self, info: CollectionInfo, doc_id: str) -> None:
         """Delete a retired document's vectors and keyword entries (durably)."""
         with self._shared.vector_writes():
-            self.vectors(info).delete(where={"doc_id": doc_id})
-        keyword = self.keyword(info)
+            self._collection(info).delete(where={"doc_id": doc_id})
+        keyword = self._keyword_index(info)
         keyword.delete(doc_id)
         keyword.commit()
 
@@ -373,9 +377,9 @@ class Store:
     def dense_search(
         self, info: CollectionInfo, vector: np.ndarray, limit: int,
         doc_ids: list[str] | None = None,
-    ) -> list[tuple[ChunkRow, float]]:
+    ) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (higher is better)."""
-        collection = self.vectors(info)
+        collection = self._collection(info)
         where: dict[str, Any] | None = None
         if doc_ids is not None:
             if not doc_ids:
@@ -393,18 +397,18 @@ class Store:
                 continue
             similarity[(str(meta["doc_id"]), int(str(meta["idx"])))] = 1.0 - float(dist)
         rows = self._registry.chunks_by_ids(info, list(similarity))
-        return [(row, similarity[(row.doc_id, row.idx)]) for row in rows]
+        return [(row, similarity[(row.doc_id, row.index)]) for row in rows]
 
     def keyword_search(
         self, info: CollectionInfo, query: str, limit: int, doc_ids: list[str] | None = None,
-    ) -> list[tuple[ChunkRow, float]]:
+    ) -> list[tuple[Chunk, float]]:
         """Best chunks by BM25 (higher is better).
 
         Raises:
             StoreError: the keyword index is empty while the registry holds chunks
                 (its folder was deleted); ``qa doctor --repair`` rebuilds it.
         """
-        index = self.keyword(info)
+        index = self._keyword_index(info)
         hits = index.search(query, limit, doc_ids)
         if not hits and index.count() == 0 and self._registry.chunk_count(info):
             index.reload()  # a commit of another process may not be visible yet
@@ -420,7 +424,7 @@ class Store:
             doc_id, _, idx = chunk_id.rpartition(":")
             scores[(doc_id, int(idx))] = score
         rows = self._registry.chunks_by_ids(info, list(scores))
-        return [(row, scores[(row.doc_id, row.idx)]) for row in rows]
+        return [(row, scores[(row.doc_id, row.index)]) for row in rows]
 
     def close(self) -> None:
         """Release this process's hold on the data directory: its registry connection,

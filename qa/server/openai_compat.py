@@ -31,7 +31,7 @@ from qa.server.routes import (
     sse,
 )
 from qa.server.security import APIError, error_body
-from qa.types import Answer
+from qa.types import Answer, display_name
 
 PREFIX = "qa/"
 SOURCES = "\n\nSources:\n"
@@ -100,8 +100,6 @@ def _answer_only(text: str) -> str:
 
 def sources_text(answer: Answer) -> str:
     """The citations as the lines a chat window shows under the answer."""
-    from qa.ui import display_name
-
     if answer.refused or not answer.citations:
         return ""
     lines = []

@@ -48,8 +48,8 @@ def check_state(settings: Any, markers: dict[str, str], strict: bool) -> dict[st
     rows = store.documents(status=None)
     ready = {r.id: r for r in rows if r.status == "ready"}
     other = [r for r in rows if r.status != "ready"]
-    keyword = store.keyword(info)
-    got = store.vectors(info).get(include=["metadatas"])
+    keyword = store._keyword_index(info)
+    got = store._collection(info).get(include=["metadatas"])
     by_doc: dict[str, set[str]] = {}
     for vector_id, meta in zip(got["ids"], got["metadatas"], strict=True):
         by_doc.setdefault(str(meta["doc_id"]), set()).add(vector_id)

@@ -354,14 +354,14 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
     stuck = [(r.source, r.status) for r in rows if r.status != "ready"]
     assert not stuck, f"documents left half-written: {stuck}"
     docs = {r.id: r for r in rows}
-    keyword = store.keyword(info)
-    vectors = store.vectors(info).get(include=["metadatas"])
+    keyword = store._keyword_index(info)
+    vectors = store._collection(info).get(include=["metadatas"])
     vector_ids = set(vectors["ids"])
     expected_ids: set[str] = set()
     for doc_id, doc in docs.items():
         chunks = store.chunks_of(info, doc_id)
         assert doc.chunks > 0 and len(chunks) == doc.chunks, (doc.source, doc.chunks, len(chunks))
-        assert [c.idx for c in chunks] == list(range(doc.chunks)), doc.source
+        assert [c.index for c in chunks] == list(range(doc.chunks)), doc.source
         assert keyword.count(doc_id) == doc.chunks, (doc.source, keyword.count(doc_id))
         ids = {f"{doc_id}:{i}" for i in range(doc.chunks)}
         assert ids <= vector_ids, f"{doc.source}: {len(ids - vector_ids)} vectors missing"
@@ -371,7 +371,7 @@ def check_index(settings: Settings | None = None) -> dict[str, DocRow]:
         text, blocks = stored
         covered = [False] * len(text)
         for chunk in chunks:
-            assert text[chunk.start : chunk.end] == chunk.text, (doc.source, chunk.idx)
+            assert text[chunk.start : chunk.end] == chunk.text, (doc.source, chunk.index)
             covered[chunk.start : chunk.end] = [True] * (chunk.end - chunk.start)
         only_headings = all(b.kind == "heading" for b in blocks)
         for block in blocks:

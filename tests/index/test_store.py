@@ -28,7 +28,7 @@ def consistent(settings: Settings) -> list[str]:
     assert all(r.status == "ready" for r in store.documents(status=None))
     for doc_id, n in docs.items():
         assert len(store.chunks_of(info, doc_id)) == n
-        assert len(store.vectors(info).get(where={"doc_id": doc_id}, include=[])["ids"]) == n
+        assert len(store._collection(info).get(where={"doc_id": doc_id}, include=[])["ids"]) == n
     assert store.vector_count(info) == sum(docs.values())
     return sorted(docs)
 

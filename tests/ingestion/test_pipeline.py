@@ -21,7 +21,7 @@ def index_state(settings: Settings) -> tuple[int, int, int]:
     store = open_store(settings)
     info = store.info()
     assert info is not None
-    return store.vector_count(info), store.chunk_count(info), store.keyword(info).count()
+    return store.vector_count(info), store.chunk_count(info), store.keyword_count(info)
 
 
 def test_seed_question_finds_the_passage(seeds_copy: Path) -> None:

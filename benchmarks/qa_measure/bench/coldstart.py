@@ -36,7 +36,7 @@ from qa.embedding import get_embedder
 marks.append(("import qa.api", time.time()))
 settings = Settings.from_env(); embedder = get_embedder(settings)
 marks.append(("load embedding model", time.time()))
-store = open_store(settings, embedder); store.info(); store.vectors(store.info())
+store = open_store(settings, embedder); store.vector_count(store.info())
 marks.append(("open store", time.time()))
 retrieve(sys.argv[1], k=5, settings=settings); marks.append(("first retrieve", time.time()))
 retrieve(sys.argv[1] + " again", k=5, settings=settings)

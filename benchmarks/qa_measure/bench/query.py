@@ -95,7 +95,7 @@ def build_index(options: BenchOptions, size: int, embedder: Embedder, pool: Pool
     info = store.info()
     if info is not None and store.chunk_count(info) == size \
             and store.vector_count(info) == size:
-        if store.keyword(info).count() != size:
+        if store.keyword_count(info) != size:
             with store.writing():
                 pass  # recovery rebuilds the keyword index from the registry
         return store
@@ -188,7 +188,7 @@ def _measure_one(store: Store, embedder: Embedder, query: str, out: Latencies) -
     dense, _ = retriever.rankings(query, max(4 * K, CANDIDATES), "dense")
     info = store.info()
     assert info is not None
-    keys = [(row.doc_id, row.idx) for row, _ in dense]
+    keys = [(row.doc_id, row.index) for row, _ in dense]
     _, steps["chunks_by_ids"] = _timed(lambda: store.chunks(info, keys))
     for step in STEPS:
         out.steps[step].append(steps[step])

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from qa.config import Settings
 from qa.errors import QAError
-from qa.index import ChunkRow
 from qa.retrieval import CANDIDATES, Retriever, fuse
-from qa.types import Block, LoadedDocument
+from qa.types import Block, Chunk, LoadedDocument
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +185,7 @@ def ndcg(ranked: list[str], gold: set[str], k: int = 10) -> float:
 
 def _rank_all(
     retriever: Retriever, query: str, depth: int, k: int, timing: dict[str, float]
-) -> dict[str, list[ChunkRow]]:
+) -> dict[str, list[Chunk]]:
     started = time.perf_counter()
     dense, keyword = retriever.rankings(query, depth, "dense")
     middle = time.perf_counter()
