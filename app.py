@@ -33,13 +33,12 @@ from qa.llm.llama_chat import BackgroundLoad
 from qa.loaders import SUPPORTED_SUFFIXES
 from qa.render import render_page
 from qa.sync import sync
-from qa.types import Answer, Citation, FileResult, Passage, counted
+from qa.types import Answer, Citation, FileResult, Passage, counted, display_name
 from qa.ui import (
     Span,
     backend_choices,
     default_backend,
     describe_result,
-    display_name,
     error_message,
     escape_markdown,
     highlight_markdown,
@@ -163,17 +162,20 @@ def answer_model_loading(spec: str, data_dir: str, _settings: Settings) -> Backg
     """Start loading the chosen chat model in a background thread, once per process.
 
     The page and the chat input do not wait for it: a question asked meanwhile waits
-    only for what is left of the load. The local model answers one token once loaded,
-    so its buffers are ready too; remote models are built, not called. None for
+    only for what is left of the load. The local model then reads the answer prompt's
+    fixed start, so its buffers are ready and the first question reads less; remote
+    models are built, not called. None for
     extractive, which has no model.
     """
     if parse_spec(spec).kind == "extractive":
         return None
 
     def load() -> None:
+        from qa.answer import prime
+
         chat = workspace(_settings).chat_model(spec)
-        if chat is not None and parse_spec(spec).kind == "local":
-            chat.invoke("Hi", max_tokens=1)
+        if chat is not None:
+            prime(chat)  # a local model reads the answer prompt's fixed start
 
     return BackgroundLoad(load, name=f"answer model {spec}")
 

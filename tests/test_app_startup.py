@@ -112,3 +112,45 @@ def test_the_local_model_loads_in_the_background_and_says_when_ready(
     reply = at.chat_message[1]
     assert "local" in " ".join(c.value for c in reply.caption)
     assert "Pakistan" in " ".join(m.value for m in reply.markdown)
+
+
+# --- scripts/run.sh, as a user starts the app -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_run_sh_starts_the_app_and_sets_up_only_once(tmp_path: Path) -> None:
+    """`scripts/run.sh` serves the page; a second start finds the setup done and skips it."""
+    import os
+    import subprocess
+    import urllib.request
+
+    from tests.conftest import free_port, stop_process
+
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "qa_data"), "QA_LLM": "extractive"}
+    for _ in range(2):
+        port = free_port()
+        log = tmp_path / f"run-{port}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                ["scripts/run.sh", "--server.port", str(port), "--server.address", "127.0.0.1",
+                 "--server.fileWatcherType", "none"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                assert proc.poll() is None, log.read_text()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                                timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        finally:
+            stop_process(proc)
+    # The second start printed only Streamlit's own lines: no pip, no model cache check.
+    second = log.read_text()
+    assert "ready:" not in second and "pip" not in second.lower(), second
+    assert (ROOT / ".venv" / ".qa-setup-done").is_file()

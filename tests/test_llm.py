@@ -296,3 +296,29 @@ def test_openai_compatible_server(
     chunks = [c.text for c in short.stream(COUNT) if c.text]
     assert len(chunks) > 1
     assert counts_to_five("".join(chunks))
+
+
+@pytest.mark.llm
+@needs_local
+def test_prime_leaves_the_answer_prompt_start_read(local_chat: LlamaCppChatModel) -> None:
+    from qa.answer import prime
+    from qa.answer.prompts import ANSWER_PROMPT
+
+    local_chat.invoke("Say hi.", max_tokens=2)  # something else in the context first
+    prime(local_chat)
+    messages = ANSWER_PROMPT.format_messages(
+        passages="[1] (Talks) Moscow hosted talks in January.", question="Who hosted the talks?")
+    reply = local_chat.invoke(messages, max_tokens=8)
+    assert reply.usage_metadata is not None
+    cached = reply.usage_metadata["input_token_details"]["cache_read"]
+    assert cached >= 120, cached  # the system prompt and the block's opening
+    assert "Moscow" in reply.text, reply.text
+
+
+def test_prime_does_not_call_a_fast_model() -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from qa.answer import prime
+
+    remote = FakeListChatModel(responses=[])  # would raise if it were called
+    prime(remote)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from qa.answer import extractive
@@ -203,6 +204,18 @@ def build_chain(
         # its type hints do not say so.
         | RunnableGenerator(generate, name="generate")  # type: ignore[arg-type]
     ).with_config(run_name="qa_answer")
+
+
+def prime(chat: BaseChatModel) -> None:
+    """Have a model that runs on this CPU read the answer prompt's fixed start now.
+
+    llama.cpp keeps the longest prompt prefix it has read, so the first question
+    then reads only its passages and words: about 130 tokens (4 s on two cores)
+    less. Remote models are not called.
+    """
+    if traits_of(chat).speed == "slow" and traits_of(chat).takes_max_tokens:
+        chat.bind(max_tokens=1).invoke(ANSWER_PROMPT.format_messages(
+            passages="", question="")[:1] + [HumanMessage("<passages>\n")])
 
 
 def _read_document(state: _State, retriever: Retriever, budget: Budget) -> None:

@@ -12,6 +12,7 @@ from qa.errors import printable_path
 
 if TYPE_CHECKING:
     from qa.cli import Commands
+    from qa.config import Settings
     from qa.types import Answer
 
 
@@ -63,6 +64,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     history: list[dict[str, str]] = []
     if interactive:
         print("Ask about your documents; 'exit' or Ctrl-D ends.", file=sys.stderr)
+        from qa.llm.llama_chat import BackgroundLoad
+
+        # The answer model loads, and reads its prompt's fixed start, while the first
+        # question is typed (as in the web app).
+        BackgroundLoad(lambda: _prepare(settings, args.llm), name="answer model")
     while True:
         if interactive:
             print("> ", end="", file=sys.stderr, flush=True)
@@ -82,6 +88,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     {"role": "assistant", "content": answer.text}]
         print()
     return 0
+
+
+def _prepare(settings: Settings, llm: str | None) -> None:
+    from qa.answer import prime
+    from qa.api import workspace
+
+    chat = workspace(settings).chat_model(llm)
+    if chat is not None:
+        prime(chat)
 
 
 def _show(stream: Any, out: TextIO) -> Answer:

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "resume": "qa_measure.bench.resume:run_resume",
     "api": "qa_measure.bench.api:run_api",
     "firstrun": "qa_measure.bench.firstrun:run_firstrun",
+    "webapp": "qa_measure.bench.webapp:run_webapp",
 }
 
 

@@ -1,4 +1,4 @@
-"""`qa bench ingest|query|coldstart|memory|resume|api|firstrun|all`: speed and memory, side by
+"""`qa bench ingest|query|coldstart|memory|resume|api|firstrun|webapp|all`: speed and memory, side by
 side; registered with `qa` through the ``qa.commands`` entry point ``bench`` (see
 :mod:`qa.cli.plugins`)."""
 
@@ -16,7 +16,7 @@ from qa.cli.index import settings_from
 if TYPE_CHECKING:
     from qa.cli import Commands
 
-WHAT = ("ingest", "query", "coldstart", "memory", "resume", "api", "firstrun")
+WHAT = ("ingest", "query", "coldstart", "memory", "resume", "api", "firstrun", "webapp")
 
 
 def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
@@ -24,7 +24,8 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "bench", parents=[parent],
         help="benchmark ingest speed, query latency, cold start, memory, kill -9 resume "
-             "and the HTTP API; the first run as whole processes (firstrun)",
+             "and the HTTP API; the first run as whole processes (firstrun) and in the "
+             "browser (webapp)",
         description="Measure qa against baselines in one run and print tables of ratios. "
                     "Work files go to <data-dir>/bench; full runs also write a JSON result.",
     )
@@ -39,7 +40,7 @@ def register(commands: Commands, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--embed-backend", choices=["torch", "onnx-int8"], default=None,
                    help="backend of the query, cold-start, memory and resume runs")
     p.add_argument("--rounds", type=int, default=None,
-                   help="ingest, firstrun: timed rounds (default 3)")
+                   help="ingest, firstrun, webapp: timed rounds (default 3)")
     p.add_argument("--scifact-docs", type=int, default=None,
                    help="ingest, firstrun: SciFact abstracts to ingest (default 1000)")
     p.add_argument("--text-mb", type=float, default=None,
