@@ -18,6 +18,7 @@ from pathlib import Path
 
 from qa_measure.bench.corpus import scifact_claims
 from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.processes import free_port, stop_process
 from qa_measure.bench.report import BenchResult, Table, percentile
 
 WARMUP = 5
@@ -25,19 +26,11 @@ K = 5
 ANSWERS, QUICK_ANSWERS = 20, 3
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(data_dir: Path, collection: str, llm: str, embed_backend: str,
                  log: Path) -> tuple[subprocess.Popen, str]:
     """``qa serve`` on a free loopback port over ``data_dir``; returns it once it answers."""
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "QA_DATA_DIR": str(data_dir), "QA_COLLECTION": collection,
            "QA_LLM": llm, "QA_EMBED_BACKEND": embed_backend, "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1"}
@@ -68,15 +61,6 @@ def wait_until_serving(proc: subprocess.Popen, url: str, log: Path, seconds: flo
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"qa serve did not answer within {seconds:.0f} s; see {log}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def run_api(options: BenchOptions) -> BenchResult:
@@ -138,7 +122,7 @@ def run_api(options: BenchOptions) -> BenchResult:
                 first_byte.append(((byte or t2) - t1) * 1000)
                 http_total.append((t2 - t1) * 1000)
     finally:
-        stop_server(proc)
+        stop_process(proc)
 
     search = Table(f"search latency at {size:,} chunks, ms ({len(local_ms)} SciFact claims, "
                    f"k={K}, hybrid)", ["path", "p50", "p95", "mean"])

@@ -36,6 +36,7 @@ import numpy as np
 
 from qa_measure.bench.corpus import corpus_bytes, generated_corpus
 from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.processes import free_port, stop_process
 from qa_measure.bench.report import BenchResult, Table, chunks_embedded
 
 GOAL_MB_PER_GB = 2048
@@ -254,9 +255,7 @@ def _chroma_server(path: Path) -> Iterator[tuple[int, int]]:
     """A `chroma run` server on a free loopback port: (port, pid)."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     path.mkdir(parents=True, exist_ok=True)
     chroma = Path(sys.executable).parent / "chroma"
     with open(path / "server.log", "w") as log:
@@ -274,11 +273,7 @@ def _chroma_server(path: Path) -> Iterator[tuple[int, int]]:
                 time.sleep(0.2)
             yield port, proc.pid
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
 
 
 def _goals(result: BenchResult, runs: list[RunMemory], backend: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_measure.bench.options import BenchOptions
+from qa_measure.bench.processes import free_port, stop_process
 from qa_measure.bench.report import BenchResult, Table, median, ratio
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,12 +32,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 QUESTION = "Which countries took part in the conference Moscow hosted in January?"
 GOAL_SECONDS = 20.0
 TIMEOUT_MS = 300_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -61,7 +55,7 @@ def first_answer(options: BenchOptions, llm: str, folder: Path) -> dict[str, flo
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "QA_DATA_DIR": str(folder / "qa_data"), "QA_LLM": llm,
            "QA_MODEL_DIR": str(options.settings.models_dir), "HF_HUB_OFFLINE": "1"}
     for var in ("QA_COLLECTION", "QA_CHROMA_HOST"):
@@ -99,12 +93,7 @@ def first_answer(options: BenchOptions, llm: str, folder: Path) -> dict[str, flo
             times["cited answer"] = time.monotonic() - started
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     return times
 
 
