@@ -188,6 +188,13 @@ class KeywordIndex:
                     f"cannot write the keyword index at {self.folder} ({exc}); is another "
                     "qa process writing this data directory?"
                 ) from exc
+            # A writer killed mid-commit leaves files no commit names (a segment's
+            # "<id>.<opstamp>.del"); the next commit with that opstamp would fail with
+            # FileAlreadyExists. Delete them before writing.
+            try:
+                self._writer.garbage_collect_files()
+            except ValueError as exc:
+                log.warning("could not clean up the keyword index at %s: %s", self.folder, exc)
         return self._writer
 
 
