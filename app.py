@@ -162,22 +162,15 @@ def answer_model_loading(spec: str, data_dir: str, _settings: Settings) -> Backg
     """Start loading the chosen chat model in a background thread, once per process.
 
     The page and the chat input do not wait for it: a question asked meanwhile waits
-    only for what is left of the load. The local model then reads the answer prompt's
-    fixed start, so its buffers are ready and the first question reads less; remote
-    models are built, not called. None for
-    extractive, which has no model.
+    only for what is left of the load (:meth:`~qa.workspace.Workspace.prepare_chat`:
+    the local model also reads the answer prompt's fixed start; remote models are
+    built, not called). None for extractive, which has no model.
     """
     if parse_spec(spec).kind == "extractive":
         return None
 
-    def load() -> None:
-        from qa.answer import prime
-
-        chat = workspace(_settings).chat_model(spec)
-        if chat is not None:
-            prime(chat)  # a local model reads the answer prompt's fixed start
-
-    return BackgroundLoad(load, name=f"answer model {spec}")
+    return BackgroundLoad(lambda: workspace(_settings).prepare_chat(spec),
+                          name=f"answer model {spec}")
 
 
 def answer_model_status(spec: str, data_dir: str, settings: Settings) -> None:

@@ -145,13 +145,28 @@ class Workspace:
                 self._chats[spec] = get_chat_model(spec, self.settings)
             return self._chats[spec]
 
+    def prepare_chat(self, llm: str | None = None) -> BaseChatModel | None:
+        """The chat model of ``llm`` (as :meth:`chat_model`), ready now: a model that runs
+        on this CPU loads its weights and reads the answer prompt's fixed start
+        (:func:`qa.answer.prime`), so the first question waits for neither.
+
+        Raises:
+            ConfigError, MissingDependencyError: the backend cannot be used.
+        """
+        from qa.answer import prime
+
+        chat = self.chat_model(llm)
+        if chat is not None:
+            prime(chat)
+        return chat
+
     def retriever(self) -> Retriever:
         """A :class:`~qa.retrieval.Retriever` over the collection."""
         return Retriever(self.store, self.embedder)
 
     def load(self, *, chat: bool = True) -> Workspace:
         """Load everything now instead of on first use: the embedder, the store and,
-        with ``chat``, the configured chat model with its weights. Returns ``self``.
+        with ``chat``, the configured chat model (:meth:`prepare_chat`). Returns ``self``.
 
         Raises:
             StoreError: the store cannot be opened.
@@ -159,10 +174,7 @@ class Workspace:
         """
         self.store  # noqa: B018 - opening it loads the embedder too
         if chat:
-            model = self.chat_model()
-            warm_up = getattr(model, "warm_up", None)
-            if callable(warm_up):
-                warm_up()
+            self.prepare_chat()
         return self
 
     def close(self) -> None:

@@ -10,5 +10,5 @@ The chain is built from a retriever and a chat model that its caller hands in
 from qa.answer.ask import check_history, check_question, rewrite, stream_answer
 from qa.answer.chain import AnswerChunk, build_chain, prime
 
-__all__ = ["AnswerChunk", "build_chain", "check_history", "prime", "check_question", "rewrite",
+__all__ = ["AnswerChunk", "build_chain", "check_history", "check_question", "prime", "rewrite",
            "stream_answer"]

@@ -213,7 +213,8 @@ def prime(chat: BaseChatModel) -> None:
     then reads only its passages and words: about 130 tokens (4 s on two cores)
     less. Remote models are not called.
     """
-    if traits_of(chat).speed == "slow" and traits_of(chat).takes_max_tokens:
+    traits = traits_of(chat)
+    if traits.speed == "slow" and traits.takes_max_tokens:
         chat.bind(max_tokens=1).invoke(ANSWER_PROMPT.format_messages(
             passages="", question="")[:1] + [HumanMessage("<passages>\n")])
 

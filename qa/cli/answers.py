@@ -12,7 +12,6 @@ from qa.errors import printable_path
 
 if TYPE_CHECKING:
     from qa.cli import Commands
-    from qa.config import Settings
     from qa.types import Answer
 
 
@@ -64,11 +63,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
     history: list[dict[str, str]] = []
     if interactive:
         print("Ask about your documents; 'exit' or Ctrl-D ends.", file=sys.stderr)
+        from qa.api import workspace
         from qa.llm.llama_chat import BackgroundLoad
 
         # The answer model loads, and reads its prompt's fixed start, while the first
         # question is typed (as in the web app).
-        BackgroundLoad(lambda: _prepare(settings, args.llm), name="answer model")
+        BackgroundLoad(lambda: workspace(settings).prepare_chat(args.llm), name="answer model")
     while True:
         if interactive:
             print("> ", end="", file=sys.stderr, flush=True)
@@ -88,15 +88,6 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     {"role": "assistant", "content": answer.text}]
         print()
     return 0
-
-
-def _prepare(settings: Settings, llm: str | None) -> None:
-    from qa.answer import prime
-    from qa.api import workspace
-
-    chat = workspace(settings).chat_model(llm)
-    if chat is not None:
-        prime(chat)
 
 
 def _show(stream: Any, out: TextIO) -> Answer:

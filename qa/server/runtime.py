@@ -78,9 +78,7 @@ class Runtime:
             ws.embedder.embed_query("warm up")
             if self.uses_local_model(self.settings.llm):
                 with self.model_lock:
-                    chat = ws.chat_model()
-                    if chat is not None:
-                        chat.invoke("Hi", max_tokens=1)
+                    ws.prepare_chat()
         except Exception:  # noqa: BLE001 - the first request reports the same error
             log.warning("warm-up failed; the first request will say why", exc_info=True)
 

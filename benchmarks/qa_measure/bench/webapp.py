@@ -19,7 +19,6 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from qa_measure.bench.options import BenchOptions
 from qa_measure.bench.processes import free_port, stop_process
@@ -126,6 +125,5 @@ def run_webapp(options: BenchOptions) -> BenchResult:
         "seeds/ and loads the answer model in the background; the question is typed as soon "
         "as the chat input is enabled; 'cited answer' is the first citation card. Load "
         f"average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
-    data: dict[str, Any] = {"rounds": rounds}
-    result.data.update(data)
+    result.data["rounds"] = rounds
     return result
