@@ -4,12 +4,14 @@ and the errors of a failed write that are the storage's fault, not the document'
 from __future__ import annotations
 
 import errno
+import fcntl
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import StoreError
+from qa.index.locks import file_lock
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -42,7 +44,12 @@ def chroma_client(settings: Settings) -> ClientAPI:
                     )
                 else:
                     Path(key).mkdir(parents=True, exist_ok=True)
-                    _clients[key] = chromadb.PersistentClient(path=key, settings=chroma_settings)
+                    # A new store's first open creates its tables; two processes doing
+                    # that at once fail with "table collections already exists".
+                    with file_lock(Path(key).parent / "chroma-open.lock", fcntl.LOCK_EX):
+                        _clients[key] = chromadb.PersistentClient(
+                            path=key, settings=chroma_settings,
+                        )
             except Exception as exc:
                 if settings.server_mode:
                     raise StoreError(

@@ -16,9 +16,10 @@ from pathlib import Path
 from qa.config import Settings
 from qa.errors import QAError
 from qa.index.chroma import chroma_client, close_client
+from qa.index.locks import file_lock
 from qa.index.records import CollectionInfo, generation_key
 from qa.index.registry import Registry
-from qa.index.shared import close_shared, file_lock
+from qa.index.shared import close_shared
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,10 @@ from qa.errors import ModelMismatchError, StoreError
 from qa.index import generations
 from qa.index.chroma import chroma_client
 from qa.index.keyword import KeywordIndex
+from qa.index.locks import file_lock, thread_lock
 from qa.index.records import CollectionInfo, DocRow
 from qa.index.registry import Registry
-from qa.index.shared import Shared, file_lock, thread_lock
+from qa.index.shared import Shared
 from qa.types import Block, Chunk
 
 if TYPE_CHECKING:
