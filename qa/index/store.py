@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 READ_PAGE = 10_000  # vector ids read from Chroma per call
 
 
+#: How often a vector query that overlapped a delete is run (see dense_search).
+_QUERY_ATTEMPTS = 3
+
+
 class Store:
     """Vectors, keyword index and registry of one collection.
 
@@ -386,10 +390,19 @@ class Store:
             if not doc_ids:
                 return []
             where = {"doc_id": {"$in": doc_ids}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
-        result = collection.query(
-            query_embeddings=[vector.tolist()], n_results=limit, where=where,
-            include=["distances", "metadatas"],
-        )
+        for attempt in range(_QUERY_ATTEMPTS):
+            try:
+                result = collection.query(
+                    query_embeddings=[vector.tolist()], n_results=limit, where=where,
+                    include=["distances", "metadatas"],
+                )
+                break
+            except Exception as exc:
+                # A Chroma server answers a query that overlaps a delete with "Error
+                # finding id" (a record it had found is gone); the next query is clean.
+                if "Error finding id" not in str(exc) or attempt == _QUERY_ATTEMPTS - 1:
+                    raise
+                log.info("a vector query overlapped a delete; querying again")
         metas = result["metadatas"][0] if result["metadatas"] else []
         dists = result["distances"][0] if result["distances"] else []
         similarity: dict[tuple[str, int], float] = {}

@@ -138,3 +138,33 @@ def test_kill_during_ingest_then_rerun_completes(tmp_path: Path, data_dir: Path)
     assert final["problems"] == [] and final["other"] == 0 and final["orphans"] == 0, final
     assert final["ready"] == final["searchable"] == 40
     assert len(consistent(Settings.from_env())) == 40
+
+
+class _OverlapsADelete:
+    """A Chroma collection whose first ``failures`` queries meet a concurrent delete,
+    as a Chroma server reports it."""
+
+    def __init__(self, collection: object, failures: int) -> None:
+        self.collection, self.failures, self.queries = collection, failures, 0
+
+    def query(self, **kwargs: object) -> object:
+        self.queries += 1
+        if self.queries <= self.failures:
+            raise RuntimeError("Error executing plan: Error finding id")
+        return self.collection.query(**kwargs)  # type: ignore[attr-defined]
+
+
+def test_a_vector_query_that_overlapped_a_delete_is_run_again(
+        seeds_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest(seeds_copy)
+    store = open_store(Settings.from_env())
+    real = store._collection
+    info = store.info()
+    assert info is not None
+    flaky = _OverlapsADelete(real(info), failures=1)
+    monkeypatch.setattr(store, "_collection", lambda info: flaky)
+    assert "Pakistan and China" in retrieve(SEED_QUESTION, k=1)[0].text
+    assert flaky.queries == 2
+    flaky.failures, flaky.queries = 5, 0  # a store that keeps failing is not hidden
+    with pytest.raises(RuntimeError, match="Error finding id"):
+        retrieve(SEED_QUESTION, k=1)
