@@ -322,3 +322,29 @@ def test_prime_does_not_call_a_fast_model() -> None:
 
     remote = FakeListChatModel(responses=[])  # would raise if it were called
     prime(remote)
+
+
+@pytest.mark.llm
+@needs_local
+def test_drafts_change_no_token_of_a_greedy_answer(local_chat: LlamaCppChatModel) -> None:
+    from qa.llm.decoding import Outcome, decode
+
+    model = load_llama(local_chat.model_path)
+    passage = ("Helmand province is still under heavy fire despite being massively stationed "
+               "by British forces in more than one-and-a-half decade long war.")
+    prompts = [f"Repeat this sentence exactly: {passage}", "Count from 1 to 12, separated by "
+               "commas.", "Name three colours of the rainbow."]
+    for text in prompts:
+        tokens = model.prompt_tokens([{"role": "user", "content": text}])
+        runs = []
+        for draft_tokens in (0, 4):
+            outcome = Outcome()
+            with model.lock:
+                steps = list(decode(model.llama, tokens, 48, stop_tokens=model.stop_tokens,
+                                    draft_tokens=draft_tokens, outcome=outcome))
+            runs.append(([s.token for s in steps], outcome))
+        (plain, no_drafts), (drafted, with_drafts) = runs
+        assert drafted == plain, text
+        assert no_drafts.drafted_tokens == 0
+        if text.startswith("Repeat"):
+            assert with_drafts.drafted_tokens > len(drafted) // 2, with_drafts

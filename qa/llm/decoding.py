@@ -53,6 +53,8 @@ class Outcome:
     cached_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "length"
+    #: Of the completion tokens, how many came from accepted drafts (see :func:`decode`).
+    drafted_tokens: int = 0
 
 
 def reuse_prefix(llama: Llama, tokens: Sequence[int]) -> int:
@@ -82,6 +84,15 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
+#: The most tokens a draft proposes (see :func:`draft`). Checking a few proposed
+#: tokens in one batch costs less than generating them one by one, and a wrong guess
+#: costs its share of the batch: drafts start short, double while all their tokens are
+#: kept and shrink to what was kept after a miss.
+DRAFT_TOKENS = 4
+#: The n-grams a draft is looked up by, longest first.
+DRAFT_NGRAMS = (3, 2)
+
+
 def decode(
     llama: Llama,
     prompt: Sequence[int],
@@ -93,6 +104,7 @@ def decode(
     outcome: Outcome | None = None,
     seed: int | None = None,
     logit_bias: dict[int, float] | None = None,
+    draft_tokens: int = DRAFT_TOKENS,
 ) -> Iterator[Step]:
     """Generate up to ``max_tokens`` tokens after ``prompt``, one :class:`Step` each.
 
@@ -101,6 +113,12 @@ def decode(
     given, is filled in as the run goes. ``logit_bias`` (token id -> added
     logit, as OpenAI's; -100 bans a token) steers the choice of tokens; the
     reported log-probabilities are the model's own, before the bias.
+
+    Greedy decoding (``temperature`` 0) speculates: after each token it checks up
+    to ``draft_tokens`` tokens that followed the same words earlier in the prompt
+    or the answer (:func:`draft`) in one batch, and keeps those the model would
+    have chosen itself. Answers quote their passages, so many are kept; the
+    tokens are the model's own choices either way.
 
     Raises:
         ValueError: the prompt and ``max_tokens`` do not fit the context
@@ -121,19 +139,19 @@ def decode(
     text_of = codecs.getincrementaldecoder("utf-8")(errors="replace")
     bias_ids = np.array(list((logit_bias or {}).keys()), dtype=np.int64)
     bias_values = np.array(list((logit_bias or {}).values()), dtype=np.float64)
-    for _ in range(max_tokens):
-        logits = _logits(llama)
-        steered = logits.copy()
+    speculate = temperature <= 0 and draft_tokens > 0
+
+    def choose(logits: np.ndarray) -> int:
+        steered = logits
         if len(bias_ids):
+            steered = logits.copy()
             steered[bias_ids] += bias_values
         if temperature > 0:
             probs = np.exp(_log_softmax(steered / temperature))
-            token = int(rng.choice(len(probs), p=probs))
-        else:
-            token = int(np.argmax(steered))
-        if token in stop_tokens:
-            outcome.finish_reason = "stop"
-            return
+            return int(rng.choice(len(probs), p=probs))
+        return int(np.argmax(steered))
+
+    def step(token: int, logits: np.ndarray) -> Step:
         logprobs = _log_softmax(logits)
         top: list[tuple[str, float]] = []
         if top_logprobs > 0:
@@ -141,10 +159,79 @@ def decode(
             best = best[np.argsort(-logprobs[best])]
             top = [(piece(llama, int(t)), float(logprobs[t])) for t in best]
         outcome.completion_tokens += 1
-        yield Step(text_of.decode(llama.detokenize([token], special=False)), token,
-                   float(logprobs[token]), top)
-        llama.eval([token])
+        return Step(text_of.decode(llama.detokenize([token], special=False)), token,
+                    float(logprobs[token]), top)
+
+    history = list(prompt)
+    logits = _logits(llama)
+    size = min(2, draft_tokens)
+    while outcome.completion_tokens < max_tokens:
+        token = choose(logits)
+        if token in stop_tokens:
+            outcome.finish_reason = "stop"
+            return
+        yield step(token, logits)
+        history.append(token)
+        left = max_tokens - outcome.completion_tokens
+        proposed = draft(history, min(size, left)) if speculate and left else []
+        start = llama.n_tokens
+        rows = _eval_rows(llama, [token, *proposed])
+        kept = 0
+        for guess, row in zip(proposed, rows, strict=False):
+            if choose(row) != guess:
+                break
+            if guess in stop_tokens:
+                _truncate(llama, start + 1 + kept)
+                outcome.finish_reason = "stop"
+                return
+            kept += 1
+            outcome.drafted_tokens += 1
+            yield step(guess, row)
+            history.append(guess)
+        _truncate(llama, start + 1 + kept)
+        logits = rows[kept]
+        if proposed:
+            size = min(draft_tokens, 2 * size) if kept == len(proposed) else max(1, kept)
     outcome.finish_reason = "length"
+
+
+def draft(history: Sequence[int], limit: int, ngrams: Sequence[int] = DRAFT_NGRAMS,
+          ) -> list[int]:
+    """Up to ``limit`` tokens that followed the latest earlier occurrence of the last
+    few tokens of ``history`` (prompt lookup decoding).
+
+    >>> draft([5, 6, 7, 8, 9, 1, 5, 6, 7], 3)
+    [8, 9, 1]
+    >>> draft([1, 2, 3], 3)
+    []
+    """
+    for n in ngrams:
+        if len(history) <= n:
+            continue
+        tail = list(history[-n:])
+        for at in range(len(history) - n - 1, -1, -1):
+            if history[at] == tail[0] and list(history[at:at + n]) == tail:
+                return list(history[at + n:at + n + limit])
+    return []
+
+
+def _eval_rows(llama: Llama, tokens: list[int]) -> np.ndarray:
+    """Evaluate ``tokens`` in one batch; the logits after each of them, one row each."""
+    start = llama.n_tokens
+    llama._ctx.kv_cache_seq_rm(-1, start, -1)
+    llama._batch.set_batch(batch=tokens, n_past=start, logits_all=True)
+    llama._ctx.decode(llama._batch)
+    llama.input_ids[start:start + len(tokens)] = tokens
+    llama.n_tokens = start + len(tokens)
+    out = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(tokens), llama.n_vocab()))
+    return out.astype(np.float64)
+
+
+def _truncate(llama: Llama, n_tokens: int) -> None:
+    """Forget what the context holds after its first ``n_tokens`` tokens."""
+    if n_tokens < llama.n_tokens:
+        llama._ctx.kv_cache_seq_rm(-1, n_tokens, -1)
+        llama.n_tokens = n_tokens
 
 
 def piece(llama: Llama, token: int) -> str:

@@ -251,9 +251,9 @@ class LlamaCppChatModel(BaseChatModel):
             else:
                 if held:
                     yield held, None
-        log.debug("local model: %d prompt tokens (%d cached), %d generated, %s",
-                  outcome.prompt_tokens, outcome.cached_tokens, outcome.completion_tokens,
-                  outcome.finish_reason)
+        log.debug("local model: %d prompt tokens (%d cached), %d generated (%d of them "
+                  "drafted), %s", outcome.prompt_tokens, outcome.cached_tokens,
+                  outcome.completion_tokens, outcome.drafted_tokens, outcome.finish_reason)
 
     def _generate(
         self,
