@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from qa.config import SearchMode, Settings
 from qa.embedding import Embedder, get_embedder
 from qa.errors import DocumentNotFoundError
-from qa.index import Store
+from qa.index import Store, import_chromadb_in_background
 from qa.ingestion.pipeline import ingest_documents, ingest_files
 from qa.ingestion.progress import ProgressCallback
 from qa.ingestion.reindex import reindex_collection
@@ -119,6 +119,8 @@ class Workspace:
     @property
     def store(self) -> Store:
         """The collection's store (opened on first use; again after :meth:`close`)."""
+        if self._embedder is None:
+            import_chromadb_in_background()  # overlaps with loading the embedder
         embedder = self.embedder
         key = self._store_key(embedder)
         with _stores_lock:

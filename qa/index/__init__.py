@@ -5,9 +5,10 @@ Callers use the store and the records it returns; the registry, the keyword inde
 the Chroma client and the locks are its own parts.
 """
 
-from qa.index.chroma import storage_error
+from qa.index.chroma import import_chromadb_in_background, storage_error
 from qa.index.keyword import query_words
 from qa.index.records import CollectionInfo, DocRow
 from qa.index.store import Store
 
-__all__ = ["CollectionInfo", "DocRow", "Store", "query_words", "storage_error"]
+__all__ = ["CollectionInfo", "DocRow", "Store", "import_chromadb_in_background", "query_words",
+           "storage_error"]

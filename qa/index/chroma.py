@@ -3,8 +3,10 @@ and the errors of a failed write that are the storage's fault, not the document'
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
 _clients: dict[str, ClientAPI] = {}
 _clients_lock = threading.Lock()
+_importing: threading.Thread | None = None
 
 
 def client_key(settings: Settings) -> str:
@@ -25,6 +28,28 @@ def client_key(settings: Settings) -> str:
     if settings.server_mode:
         return f"http://{settings.chroma_host}:{settings.chroma_port}"
     return str((settings.data_dir / "chroma").resolve())
+
+
+def import_chromadb_in_background() -> None:
+    """Start importing chromadb on a thread, unless it is imported or under way.
+
+    The import is the largest part of a fresh ``qa search``; begun before the
+    embedding model loads, the two overlap on a second core. A failed
+    import is left to :func:`chroma_client`, which raises it with its message.
+    """
+    global _importing
+    with _clients_lock:
+        if _importing is not None or "chromadb" in sys.modules:
+            return
+        _importing = threading.Thread(target=_import_chromadb, name="import-chromadb",
+                                      daemon=True)
+        _importing.start()
+
+
+def _import_chromadb() -> None:
+    # A failure is chroma_client's to report: it imports chromadb again.
+    with contextlib.suppress(Exception):
+        import chromadb  # noqa: F401
 
 
 def chroma_client(settings: Settings) -> ClientAPI:

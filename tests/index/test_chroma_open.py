@@ -38,3 +38,28 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
     for proc in procs:
         out, _ = proc.communicate(timeout=180)
         assert proc.returncode == 0 and "opened all" in out, out[-2000:]
+
+
+BACKGROUND = """
+import sys
+from qa.index import chroma
+assert "chromadb" not in sys.modules
+chroma.import_chromadb_in_background()
+first = chroma._importing
+chroma.import_chromadb_in_background()  # under way: no second thread
+assert chroma._importing is first
+from qa.config import Settings
+from qa.workspace import Workspace
+ws = Workspace(Settings(data_dir=__import__("pathlib").Path(sys.argv[1])))
+print(len(ws.store.documents()), "documents")  # loads the embedder while chromadb imports
+first.join(timeout=60)
+assert not first.is_alive() and "chromadb" in sys.modules
+print("imported")
+"""
+
+
+def test_chromadb_is_imported_on_a_thread_while_the_embedder_loads(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-c", BACKGROUND, str(tmp_path)],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0 and "0 documents\nimported" in out.stdout, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
