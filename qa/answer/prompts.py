@@ -71,8 +71,21 @@ _EXPLAIN = re.compile(
 )
 
 
+#: "What is an IAM credential?": a term to define, of up to three words.
+_DEFINE = re.compile(r"^\W*what(?:'s| is| are) (?:an? |the )?(?P<term>[^?]+?)\W*$", re.IGNORECASE)
+_NOT_A_TERM = re.compile(r"'s\b|\b(?:of|in|on|at|for|to|by|from|with|not|most|least)\b|\w+est\b",
+                         re.IGNORECASE)
+#: A yes/no question, answered with yes or no and the reason.
+_YES_NO = re.compile(r"^\W*(?:(?:so|and|but|then)\s+)?(?:is|are|was|were|does|do|did|can|could|"
+                     r"should|would|will|has|have|had)\b", re.IGNORECASE)
+
+
 def answer_form(question: str) -> AnswerForm:
     """How long an answer the question asks for: "fact" (one sentence) or "explain".
+
+    A few sentences for why, how, compare, list and what-did-X-say questions, for a
+    term to define and for a yes/no question (the answer and its reason); one for
+    any other question, and for a choice between alternatives ("... A or B?").
 
     >>> answer_form("Who hosted the talks?"), answer_form("Why is Helmand important?")
     ('fact', 'explain')
@@ -80,8 +93,22 @@ def answer_form(question: str) -> AnswerForm:
     ('fact', 'explain')
     >>> answer_form("What did Kabulov say?"), answer_form("What did the court decide?")
     ('explain', 'fact')
+    >>> answer_form("What is an IAM credential?"), answer_form("What is the capital of Peru?")
+    ('explain', 'fact')
+    >>> answer_form("What is Tesla's home country?"), answer_form("What is the largest city?")
+    ('fact', 'fact')
+    >>> answer_form("Is there a limit on the file size?"), answer_form("Is it red or blue?")
+    ('explain', 'fact')
     """
-    return "explain" if _EXPLAIN.search(question) else "fact"
+    q = " ".join(question.split())
+    if _EXPLAIN.search(q):
+        return "explain"
+    term = _DEFINE.match(q)
+    if term and len(term["term"].split()) <= 3 and not _NOT_A_TERM.search(term["term"]):
+        return "explain"
+    if _YES_NO.match(q) and not re.search(r"\bor\b", q, re.IGNORECASE):
+        return "explain"
+    return "fact"
 
 
 FORM_LINE: dict[str, str] = {
