@@ -82,6 +82,11 @@ class Settings:
     ocr_lang: str = "eng"
 
     def __post_init__(self) -> None:
+        # A program may pass folders as strings, as it would to open().
+        for name in ("data_dir", "model_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value).expanduser())
         _check_choice("QA_SEARCH_MODE", self.search_mode, SearchMode)
         _check_choice("QA_EMBED_BACKEND", self.embed_backend, EmbedBackend)
         _check_choice("QA_OCR", self.ocr, OcrMode)

@@ -64,3 +64,10 @@ def test_settings_are_immutable() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().k = 9  # type: ignore[misc]
+
+
+def test_folders_given_as_strings_become_paths(tmp_path: Path) -> None:
+    s = Settings(data_dir=str(tmp_path / "data"), model_dir="~/models")  # type: ignore[arg-type]
+    assert s.data_dir == tmp_path / "data"
+    assert s.model_dir == Path.home() / "models"
+    assert s.with_(k=3).data_dir == tmp_path / "data"

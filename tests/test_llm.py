@@ -311,7 +311,7 @@ def test_prime_leaves_the_answer_prompt_start_read(local_chat: LlamaCppChatModel
     reply = local_chat.invoke(messages, max_tokens=8)
     assert reply.usage_metadata is not None
     cached = reply.usage_metadata["input_token_details"]["cache_read"]
-    assert cached >= 120, cached  # the system prompt and the block's opening
+    assert cached >= 120, cached  # the system prompt and the human turn's opening
     assert "Moscow" in reply.text, reply.text
 
 

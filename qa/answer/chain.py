@@ -216,7 +216,7 @@ def prime(chat: BaseChatModel) -> None:
     traits = traits_of(chat)
     if traits.speed == "slow" and traits.takes_max_tokens:
         chat.bind(max_tokens=1).invoke(ANSWER_PROMPT.format_messages(
-            passages="", question="")[:1] + [HumanMessage("<passages>\n")])
+            passages="", question="")[:1] + [HumanMessage("Question: ")])
 
 
 def _read_document(state: _State, retriever: Retriever, budget: Budget) -> None:

@@ -42,7 +42,10 @@ short list, for a why, how, how-to, comparison or explanation question.
 
 ANSWER_PROMPT = ChatPromptTemplate.from_messages(
     [("system", ANSWER_SYSTEM),
-     ("human", "<passages>\n{passages}\n</passages>\n\nQuestion: {question}{form}")]
+     # The question comes before the passages too, so the model reads them knowing what
+     # it looks for (docs/decisions/chat-chain.md, "Question first").
+     ("human", "Question: {question}\n\n<passages>\n{passages}\n</passages>\n\n"
+      "Question: {question}{form}")]
 ).partial(form="")
 
 SUMMARY_SYSTEM = """You summarize a document from its numbered passages inside <passages>.

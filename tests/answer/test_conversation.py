@@ -59,9 +59,6 @@ def test_february_follow_up(conversation: list[Answer]) -> None:
     assert "India and Iran" in cited(answer)
 
 
-@pytest.mark.xfail(strict=False, reason="the 1.5B model answers from the passage that names "
-                   "Helmand's fighting, not from the 'Why Helmand? ... drug and the rare earth "
-                   "elements' lead-in that is passage [1] of its prompt")
 def test_why_helmand(conversation: list[Answer]) -> None:
     answer = conversation[2]
     assert not answer.refused, answer.flagged

@@ -35,7 +35,8 @@ def test_injection_stays_inside_the_block() -> None:
     assert MODEL_REFUSAL in messages[0].content
     human = messages[1].content
     assert human.count("<passages>") == 1 and human.count("</passages>") == 1
-    assert human.index("pwned") < human.index("</passages>") < human.index("Question: Q?")
+    assert human.index("Question: Q?") < human.index("pwned") < human.index("</passages>")
+    assert human.index("</passages>") < human.rindex("Question: Q?")  # asked again after
 
 
 def test_clean_passage_text() -> None:
