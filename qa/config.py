@@ -82,10 +82,10 @@ class Settings:
     ocr_lang: str = "eng"
 
     def __post_init__(self) -> None:
-        # A program may pass folders as strings, as it would to open().
+        # Folders from QA_* variables or a program, as strings or paths, with ~ expanded.
         for name in ("data_dir", "model_dir"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, Path):
+            if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser())
         _check_choice("QA_SEARCH_MODE", self.search_mode, SearchMode)
         _check_choice("QA_EMBED_BACKEND", self.embed_backend, EmbedBackend)
@@ -125,9 +125,6 @@ class Settings:
                 continue
             values[f.name] = _parse(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("data_dir", "model_dir"):
-            if values.get(name) is not None:
-                values[name] = Path(values[name]).expanduser()
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:

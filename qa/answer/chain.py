@@ -43,6 +43,7 @@ from qa.answer.document import (
     requested_sentences,
 )
 from qa.answer.prompts import (
+    ANSWER_OPENING,
     ANSWER_PROMPT,
     FORM_LINE,
     REFUSAL_TEXT,
@@ -216,7 +217,7 @@ def prime(chat: BaseChatModel) -> None:
     traits = traits_of(chat)
     if traits.speed == "slow" and traits.takes_max_tokens:
         chat.bind(max_tokens=1).invoke(ANSWER_PROMPT.format_messages(
-            passages="", question="")[:1] + [HumanMessage("Question: ")])
+            passages="", question="")[:1] + [HumanMessage(ANSWER_OPENING)])
 
 
 def _read_document(state: _State, retriever: Retriever, budget: Budget) -> None:

@@ -40,11 +40,14 @@ short list, for a why, how, how-to, comparison or explanation question.
 - End every sentence or list item with the number of the passage it comes from, like [1].
 - If the passages do not contain the answer, reply exactly: {MODEL_REFUSAL}"""
 
+#: How the answer prompt's human turn starts, the same for every question (``prime``
+#: reads it ahead). The question comes before the passages too, so the model reads them
+#: knowing what it looks for (docs/decisions/chat-chain.md, "Question first").
+ANSWER_OPENING = "Question: "
+
 ANSWER_PROMPT = ChatPromptTemplate.from_messages(
     [("system", ANSWER_SYSTEM),
-     # The question comes before the passages too, so the model reads them knowing what
-     # it looks for (docs/decisions/chat-chain.md, "Question first").
-     ("human", "Question: {question}\n\n<passages>\n{passages}\n</passages>\n\n"
+     ("human", ANSWER_OPENING + "{question}\n\n<passages>\n{passages}\n</passages>\n\n"
       "Question: {question}{form}")]
 ).partial(form="")
 
